@@ -1,0 +1,5 @@
+mod capability;
+mod request;
+mod run_args;
+
+fn main() {}
