@@ -1,5 +1,136 @@
+//! hardrun: a hardened drop-in for `docker run`.
+//!
+//! Entry point: parse the command line, dispatch, and map every failure to one line on
+//! stderr and docker's exit code 125.
+
+mod apparmor;
 mod capability;
+mod cli;
+mod command;
+mod host;
+mod image;
+mod plan;
+mod policy;
+mod profile;
 mod request;
 mod run_args;
+mod seccomp;
 
-fn main() {}
+use std::io::Write;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use cli::{Cli, Command, ExportCommand};
+
+/// hardrun's own failures exit like `docker run`'s: 125.
+const EXIT_HARDRUN: i32 = 125;
+
+fn main() {
+    let code = match parse() {
+        Ok(cli) => match dispatch(&cli) {
+            Ok(code) => code,
+            Err(e) => {
+                report(&e);
+                EXIT_HARDRUN
+            }
+        },
+        Err(code) => code,
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+fn parse() -> Result<Cli, i32> {
+    let matches = Cli::command().try_get_matches().map_err(clap_failure)?;
+    Cli::from_arg_matches(&matches).map_err(clap_failure)
+}
+
+/// Help and version go to stdout with code 0; every other clap error is one line.
+fn clap_failure(e: clap::Error) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { EXIT_HARDRUN } else { 0 };
+        }
+        _ => {}
+    }
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join(", ")),
+        _ => None,
+    };
+    let line = match e.kind() {
+        ErrorKind::UnknownArgument => {
+            let arg = context(ContextKind::InvalidArg).unwrap_or_default();
+            let hint = context(ContextKind::SuggestedArg).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
+            format!(
+                "unknown flag: {arg}{hint}; hardrun passes no flag it does not know to docker (see `hardrun run --help`)"
+            )
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = context(ContextKind::InvalidArg).unwrap_or_default();
+            if missing.contains("IMAGE") {
+                "an IMAGE is required: hardrun run [FLAGS] IMAGE [COMMAND] [ARG...]".to_string()
+            } else {
+                format!("missing {missing} (see --help)")
+            }
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+            format!("{first} (see --help)")
+        }
+    };
+    eprintln!("hardrun: {line}");
+    EXIT_HARDRUN
+}
+
+fn report(e: &anyhow::Error) {
+    if let Some(refused) = e.downcast_ref::<command::plan::Refused>() {
+        for r in &refused.0 {
+            eprintln!("hardrun: {r}");
+        }
+        eprintln!("hardrun: nothing was created");
+        return;
+    }
+    // One line: the chain joined, no backtrace.
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        line.push_str(&format!(": {cause}"));
+    }
+    eprintln!("hardrun: {line}");
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    let cwd = command::cwd()?;
+    match &cli.command {
+        Command::Plan(cmd) => command::plan::run(cmd, &cli.global),
+        Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
+        Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp"),
+        Command::Apparmor(cmd) => export(cmd, apparmor::BUNDLED, "AppArmor"),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Run(_) | Command::Create(_) => anyhow::bail!("not implemented yet"),
+    }
+}
+
+fn export(cmd: &ExportCommand, bundled: &[(&str, &str)], what: &str) -> anyhow::Result<i32> {
+    match cmd {
+        ExportCommand::List => {
+            for (name, _) in bundled {
+                println!("{name}");
+            }
+        }
+        ExportCommand::Export { name } => {
+            let text = bundled.iter().find(|(n, _)| n == name).map(|(_, t)| *t).ok_or_else(|| {
+                let names: Vec<&str> = bundled.iter().map(|(n, _)| *n).collect();
+                anyhow::anyhow!("no bundled {what} profile {name:?} (bundled: {})", names.join(", "))
+            })?;
+            print!("{text}");
+        }
+    }
+    Ok(0)
+}

@@ -173,7 +173,6 @@ pub struct RunRequest {
     pub memory: Option<i64>,
     pub memory_swap: Option<i64>,
     pub memory_reservation: Option<i64>,
-    pub kernel_memory: Option<i64>,
     pub memory_swappiness: Option<i64>,
     pub oom_kill_disable: Option<bool>,
     pub oom_score_adj: Option<i64>,

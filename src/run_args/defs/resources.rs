@@ -43,9 +43,8 @@ pub const FLAGS: &[Flag] = &[
         r.memory_reservation = Some(bytes("memory-reservation", v)?);
         Ok(())
     }),
-    Flag::one("kernel-memory", "BYTES", "Kernel memory limit (deprecated)", Resources, |r, v, _| {
-        r.kernel_memory = Some(bytes("kernel-memory", v)?);
-        Ok(())
+    Flag::one("kernel-memory", "BYTES", "Kernel memory limit (deprecated; not supported)", Resources, |_, _, _| {
+        Err("--kernel-memory is not supported: the Engine API dropped kernel memory limits; --memory covers it".into())
     }),
     Flag::one("memory-swappiness", "0-100", "Memory swappiness", Resources, |r, v, _| {
         let n = int("memory-swappiness", v)?;
@@ -189,8 +188,9 @@ mod tests {
         assert!(err(&["-m", "lots", "img:1"]).contains("--memory"));
         assert!(err(&["-m", "-1", "img:1"]).contains("--memory"));
         assert!(err(&["--memory-swappiness", "101", "img:1"]).contains("0 to 100"));
-        let r = ok(&["--oom-kill-disable", "--oom-score-adj", "-500", "--kernel-memory", "1g", "img:1"]);
-        assert_eq!((r.oom_kill_disable, r.oom_score_adj, r.kernel_memory), (Some(true), Some(-500), Some(1 << 30)));
+        let r = ok(&["--oom-kill-disable", "--oom-score-adj", "-500", "img:1"]);
+        assert_eq!((r.oom_kill_disable, r.oom_score_adj), (Some(true), Some(-500)));
+        assert!(err(&["--kernel-memory", "1g", "img:1"]).contains("not supported"));
     }
 
     #[test]

@@ -1,0 +1,163 @@
+//! The command line: hardrun's commands and global options. The docker-run flags
+//! themselves come from the table in `run_args`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::run_args::{CreateFlags, RunFlags};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hardrun",
+    version,
+    about = "A hardened drop-in for `docker run`",
+    long_about = "A hardened drop-in for `docker run`: the same flags, a hardening profile merged in, and \
+                  every route that weakens isolation refused with the reason and the safe alternative.",
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    /// Less output (before the command: `hardrun -q run ...`)
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// More output, e.g. what was verified (before the command: `hardrun -v run ...`)
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub v: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after the command name.
+#[derive(Debug, Clone, Args, Default)]
+pub struct Global {
+    /// Hardening profile to apply
+    #[arg(long, global = true, value_name = "NAME", env = "HARDRUN_PROFILE")]
+    pub profile: Option<String>,
+    /// Hardening profile file to apply (instead of --profile)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub profile_file: Option<PathBuf>,
+    /// More output (also -v before the command)
+    #[arg(long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Daemon socket to connect to (unix:///path or tcp://host:port)
+    #[arg(short = 'H', long = "host", global = true, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Docker context to use (overrides DOCKER_HOST and the current context)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Use TLS and verify the daemon's certificate
+    #[arg(long, global = true)]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// TLS certificate file
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// TLS key file
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and run a hardened container (docker run's flags)
+    #[command(args_override_self = true)]
+    Run(RunCommand),
+    /// Create a hardened container without starting it (docker create's flags)
+    #[command(args_override_self = true)]
+    Create(CreateCommand),
+    /// Show what `run` would do: each control, its value and where it came from
+    #[command(args_override_self = true)]
+    Plan(PlanCommand),
+    /// List, show and validate hardening profiles
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Print a bundled seccomp profile (JSON)
+    #[command(subcommand)]
+    Seccomp(ExportCommand),
+    /// Print a bundled AppArmor profile
+    #[command(subcommand)]
+    Apparmor(ExportCommand),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunCommand {
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    #[command(flatten)]
+    pub docker: RunFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateCommand {
+    #[command(flatten)]
+    pub docker: CreateFlags,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct VerifyArgs {
+    /// Skip reading back what the kernel enforces after start
+    #[arg(long = "no-verify", help_heading = "hardrun")]
+    pub no_verify: bool,
+    /// Read back what the kernel enforces after start (the default)
+    #[arg(long = "verify", overrides_with = "no_verify", help_heading = "hardrun")]
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PlanFormat {
+    /// For people: control, value, source
+    #[default]
+    Table,
+    /// The Engine API create body, the name, and the decisions
+    Json,
+    /// The equivalent `docker run` command line
+    Docker,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanCommand {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table, help_heading = "hardrun")]
+    pub format: PlanFormat,
+    #[command(flatten)]
+    pub docker: RunFlags,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List the profiles on the search path
+    List,
+    /// Print a profile
+    Show {
+        name: String,
+        /// With every `extends` applied, each value annotated with the file it came from
+        #[arg(long)]
+        resolved: bool,
+    },
+    /// Check profile files: syntax, keys, values, extends
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Print the bundled profile NAME
+    Export { name: String },
+    /// List the bundled profiles
+    List,
+}

@@ -1,0 +1,29 @@
+//! hardrun's commands, one file each; `main` dispatches to them.
+
+pub mod plan;
+pub mod profile;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::Global;
+use crate::profile::{Loader, Profile};
+
+/// The process environment, as the lookup function request parsing takes.
+pub fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+pub fn cwd() -> Result<PathBuf> {
+    std::env::current_dir().context("cannot read the current directory; cd into an existing folder")
+}
+
+/// The profile the global options name (`--profile-file` first, then `--profile`).
+pub fn load_profile(global: &Global, loader: &Loader) -> Result<Profile> {
+    let profile = match &global.profile_file {
+        Some(path) => loader.load_file(path)?,
+        None => loader.load(global.profile.as_deref().unwrap_or("default"))?,
+    };
+    Ok(profile)
+}

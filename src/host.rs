@@ -1,0 +1,102 @@
+//! Gathering the local facts policy needs, before it decides: the real working
+//! directory, where bind sources really point, the daemon socket's path, seccomp files.
+//! Thin I/O; every decision about these facts is in `policy`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::policy::Host;
+use crate::profile::Profile;
+use crate::request::{SeccompChoice, SecurityOpt, VolumeSource, mount};
+
+/// Follows symlinks in the part of `path` that exists; the rest is appended as written
+/// (docker creates missing bind sources, so they cannot point anywhere yet).
+pub fn real_path(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&existing) {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return mount::clean(&out);
+        }
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return mount::clean(path),
+        }
+    }
+}
+
+/// The unix socket path in a `unix://` address.
+pub fn socket_path(address: &str) -> Option<PathBuf> {
+    address.strip_prefix("unix://").map(PathBuf::from)
+}
+
+/// Facts about this machine for `req` under `profile`. `docker_host` is the address
+/// hardrun talks to (its socket must never be bound into a container).
+pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, docker_host: Option<&str>) -> Host {
+    let cwd = real_path(cwd);
+    let mut real_paths = BTreeMap::new();
+    let mut note = |p: &Path| {
+        real_paths.entry(p.to_path_buf()).or_insert_with(|| real_path(p));
+    };
+    for v in &req.volumes {
+        if let VolumeSource::Host(p) = &v.source {
+            note(p);
+        }
+    }
+    for m in &req.mounts {
+        if m.kind == "bind"
+            && let Some(s) = &m.source
+        {
+            note(Path::new(s));
+        }
+        for (k, v) in &m.volume_options {
+            if k == "device" && v.starts_with('/') {
+                note(&mount::clean(Path::new(v)));
+            }
+        }
+    }
+    let mut daemon_sockets: Vec<PathBuf> =
+        ["/var/run/docker.sock", "/run/docker.sock"].iter().map(PathBuf::from).collect();
+    if let Some(p) = docker_host.and_then(socket_path) {
+        daemon_sockets.push(p);
+    }
+    let daemon_sockets = daemon_sockets.iter().map(|p| real_path(p)).chain(daemon_sockets.clone()).collect();
+
+    let mut files = BTreeMap::new();
+    let mut read = |p: &Path| {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            files.insert(p.to_path_buf(), text);
+        }
+    };
+    if crate::seccomp::bundled(&profile.seccomp).is_none() {
+        read(Path::new(&profile.seccomp));
+    }
+    for opt in &req.security_opts {
+        if let SecurityOpt::Seccomp(SeccompChoice::File(p)) = opt {
+            read(p);
+        }
+    }
+    Host { cwd, real_paths, daemon_sockets, apparmor: Some(crate::apparmor::host_enabled()), files, ..Host::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_symlinks_in_the_existing_part() {
+        let d = tempfile::tempdir().unwrap();
+        let real = real_path(d.path());
+        std::os::unix::fs::symlink("/etc", d.path().join("link")).unwrap();
+        assert_eq!(real_path(&d.path().join("link")), PathBuf::from("/etc"));
+        assert_eq!(real_path(&d.path().join("link/passwd")), PathBuf::from("/etc/passwd"));
+        assert_eq!(real_path(&d.path().join("missing/x")), real.join("missing/x"));
+    }
+}

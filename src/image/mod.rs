@@ -1,0 +1,5 @@
+//! Images: references and the image gate.
+
+pub mod reference;
+
+pub use reference::ImageRef;

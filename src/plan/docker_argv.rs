@@ -1,0 +1,336 @@
+//! The plan as the `docker run` command line that creates the same container, for people
+//! who want to paste it or review it. Built from the create body itself, so it says what
+//! hardrun sends, not what the user typed.
+
+use bollard::models::{HostConfig, MountType};
+
+use super::Plan;
+use crate::request::{duration::format_nanos, format_cpus, size::format_bytes};
+
+/// The argv (without the shell quoting). `seccomp_file` is where the seccomp profile the
+/// plan sends inline can be read from, since the docker CLI takes a file.
+pub fn argv(plan: &Plan, seccomp_file: &str) -> Vec<String> {
+    let mut a = Args(vec!["docker".into(), "run".into()]);
+    let life = &plan.lifecycle;
+    a.switch("-d", life.detach);
+    a.switch("-i", life.interactive);
+    a.switch("-t", life.tty);
+    a.opt("--name", plan.name.as_deref());
+    if !life.detach {
+        let all_default = life.attach_stdout && life.attach_stderr;
+        if !all_default || (life.attach_stdin && !life.interactive) {
+            for (on, s) in
+                [(life.attach_stdin, "stdin"), (life.attach_stdout, "stdout"), (life.attach_stderr, "stderr")]
+            {
+                a.switch_val("-a", s, on);
+            }
+        }
+    }
+    a.opt("--detach-keys", life.detach_keys.as_deref());
+    a.switch("--sig-proxy=false", !life.sig_proxy);
+    if life.pull != crate::request::PullPolicy::Missing {
+        a.pair("--pull", life.pull.as_str());
+    }
+    a.switch("-q", life.quiet);
+    a.opt("--platform", life.platform.as_deref());
+
+    let c = &plan.create;
+    a.opt("--user", c.user.as_deref());
+    a.opt("--workdir", c.working_dir.as_deref());
+    a.opt("--hostname", c.hostname.as_deref());
+    a.opt("--domainname", c.domainname.as_deref());
+    for e in c.env.iter().flatten() {
+        a.pair("-e", e);
+    }
+    let mut labels: Vec<_> = c.labels.iter().flatten().collect();
+    labels.sort();
+    for (k, v) in labels {
+        a.pair("--label", &format!("{k}={v}"));
+    }
+    if let Some(ep) = &c.entrypoint {
+        a.pair("--entrypoint", ep.first().map(String::as_str).unwrap_or(""));
+    }
+    a.opt("--stop-signal", c.stop_signal.as_deref());
+    a.opt("--stop-timeout", c.stop_timeout.map(|t| t.to_string()).as_deref());
+    if let Some(hc) = &c.healthcheck {
+        match hc.test.as_deref() {
+            Some([none]) if none == "NONE" => a.0.push("--no-healthcheck".into()),
+            test => {
+                if let Some([_, cmd]) = test {
+                    a.pair("--health-cmd", cmd);
+                }
+                let d = |v: Option<i64>| v.map(format_nanos);
+                a.opt("--health-interval", d(hc.interval).as_deref());
+                a.opt("--health-timeout", d(hc.timeout).as_deref());
+                a.opt("--health-start-period", d(hc.start_period).as_deref());
+                a.opt("--health-start-interval", d(hc.start_interval).as_deref());
+                a.opt("--health-retries", hc.retries.map(|r| r.to_string()).as_deref());
+            }
+        }
+    }
+    let default_hc = HostConfig::default();
+    let hc = c.host_config.as_ref().unwrap_or(&default_hc);
+    security(&mut a, hc, seccomp_file);
+    resources(&mut a, hc);
+    network(&mut a, plan, hc);
+    storage(&mut a, plan, hc);
+    process(&mut a, hc);
+    a.0.push(plan.create.image.clone().unwrap_or_default());
+    a.0.extend(c.cmd.iter().flatten().cloned());
+    a.0
+}
+
+/// Shell-quoted, ready to paste.
+pub fn render(plan: &Plan, seccomp_file: &str) -> String {
+    shell_words::join(argv(plan, seccomp_file))
+}
+
+struct Args(Vec<String>);
+
+impl Args {
+    fn switch(&mut self, flag: &str, on: bool) {
+        if on {
+            self.0.push(flag.into());
+        }
+    }
+
+    fn switch_val(&mut self, flag: &str, value: &str, on: bool) {
+        if on {
+            self.pair(flag, value);
+        }
+    }
+
+    fn pair(&mut self, flag: &str, value: &str) {
+        self.0.push(flag.into());
+        self.0.push(value.into());
+    }
+
+    fn opt(&mut self, flag: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.pair(flag, v);
+        }
+    }
+
+    fn list(&mut self, flag: &str, values: Option<&Vec<String>>) {
+        for v in values.into_iter().flatten() {
+            self.pair(flag, v);
+        }
+    }
+}
+
+fn security(a: &mut Args, hc: &HostConfig, seccomp_file: &str) {
+    a.switch("--read-only", hc.readonly_rootfs == Some(true));
+    a.list("--cap-drop", hc.cap_drop.as_ref());
+    for cap in hc.cap_add.iter().flatten() {
+        a.pair("--cap-add", cap.strip_prefix("CAP_").unwrap_or(cap));
+    }
+    for opt in hc.security_opt.iter().flatten() {
+        if let Some(json) = opt.strip_prefix("seccomp=")
+            && json.starts_with('{')
+        {
+            a.pair("--security-opt", &format!("seccomp={seccomp_file}"));
+        } else {
+            a.pair("--security-opt", opt);
+        }
+    }
+    if let Some(mode) = &hc.cgroupns_mode {
+        a.pair("--cgroupns", &mode.to_string());
+    }
+    a.opt("--ipc", hc.ipc_mode.as_deref());
+    a.opt("--runtime", hc.runtime.as_deref());
+    let mut sysctls: Vec<_> = hc.sysctls.iter().flatten().collect();
+    sysctls.sort();
+    for (k, v) in sysctls {
+        a.pair("--sysctl", &format!("{k}={v}"));
+    }
+    a.list("--group-add", hc.group_add.as_ref());
+    a.opt("--cgroup-parent", hc.cgroup_parent.as_deref());
+}
+
+fn resources(a: &mut Args, hc: &HostConfig) {
+    let bytes = |v: Option<i64>| v.map(|b| if b < 0 { b.to_string() } else { format_bytes(b) });
+    a.opt("--memory", bytes(hc.memory).as_deref());
+    a.opt("--memory-swap", bytes(hc.memory_swap).as_deref());
+    a.opt("--memory-reservation", bytes(hc.memory_reservation).as_deref());
+    a.opt("--memory-swappiness", hc.memory_swappiness.map(|v| v.to_string()).as_deref());
+    a.opt("--cpus", hc.nano_cpus.map(format_cpus).as_deref());
+    a.opt("--cpu-period", hc.cpu_period.map(|v| v.to_string()).as_deref());
+    a.opt("--cpu-quota", hc.cpu_quota.map(|v| v.to_string()).as_deref());
+    a.opt("--cpu-rt-period", hc.cpu_realtime_period.map(|v| v.to_string()).as_deref());
+    a.opt("--cpu-rt-runtime", hc.cpu_realtime_runtime.map(|v| v.to_string()).as_deref());
+    a.opt("--cpu-shares", hc.cpu_shares.map(|v| v.to_string()).as_deref());
+    a.opt("--cpuset-cpus", hc.cpuset_cpus.as_deref());
+    a.opt("--cpuset-mems", hc.cpuset_mems.as_deref());
+    a.opt("--pids-limit", hc.pids_limit.map(|v| v.to_string()).as_deref());
+    for u in hc.ulimits.iter().flatten() {
+        let (name, soft, hard) = (u.name.as_deref().unwrap_or_default(), u.soft.unwrap_or(0), u.hard.unwrap_or(0));
+        a.pair("--ulimit", &format!("{name}={soft}:{hard}"));
+    }
+    if hc.oom_kill_disable == Some(true) {
+        a.0.push("--oom-kill-disable".into());
+    }
+    a.opt("--oom-score-adj", hc.oom_score_adj.map(|v| v.to_string()).as_deref());
+    a.opt("--blkio-weight", hc.blkio_weight.map(|v| v.to_string()).as_deref());
+    for w in hc.blkio_weight_device.iter().flatten() {
+        a.pair(
+            "--blkio-weight-device",
+            &format!("{}:{}", w.path.as_deref().unwrap_or_default(), w.weight.unwrap_or(0)),
+        );
+    }
+    for (flag, list) in [
+        ("--device-read-bps", &hc.blkio_device_read_bps),
+        ("--device-write-bps", &hc.blkio_device_write_bps),
+        ("--device-read-iops", &hc.blkio_device_read_iops),
+        ("--device-write-iops", &hc.blkio_device_write_iops),
+    ] {
+        for t in list.iter().flatten() {
+            a.pair(flag, &format!("{}:{}", t.path.as_deref().unwrap_or_default(), t.rate.unwrap_or(0)));
+        }
+    }
+    a.opt("--shm-size", bytes(hc.shm_size).as_deref());
+}
+
+fn network(a: &mut Args, plan: &Plan, hc: &HostConfig) {
+    let endpoints = plan.create.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref());
+    match (hc.network_mode.as_deref(), endpoints) {
+        (Some("default") | None, None) => {}
+        (mode, Some(eps)) => {
+            let mut names: Vec<&String> = eps.keys().collect();
+            names.sort_by_key(|n| Some(n.as_str()) != mode);
+            for name in names {
+                let ep = &eps[name];
+                let mut spec = vec![format!("name={name}")];
+                for alias in ep.aliases.iter().flatten() {
+                    spec.push(format!("alias={alias}"));
+                }
+                if let Some(ipam) = &ep.ipam_config {
+                    spec.extend(ipam.ipv4_address.iter().map(|ip| format!("ip={ip}")));
+                    spec.extend(ipam.ipv6_address.iter().map(|ip| format!("ip6={ip}")));
+                    spec.extend(ipam.link_local_ips.iter().flatten().map(|ip| format!("link-local-ip={ip}")));
+                }
+                spec.extend(ep.mac_address.iter().map(|m| format!("mac-address={m}")));
+                let mut opts: Vec<_> = ep.driver_opts.iter().flatten().collect();
+                opts.sort();
+                spec.extend(opts.into_iter().map(|(k, v)| format!("driver-opt={k}={v}")));
+                a.pair("--network", &if spec.len() == 1 { name.clone() } else { spec.join(",") });
+            }
+        }
+        (Some(mode), None) => a.pair("--network", mode),
+    }
+    let mut bindings: Vec<_> = hc.port_bindings.iter().flatten().collect();
+    bindings.sort_by(|x, y| x.0.cmp(y.0));
+    for (port, list) in &bindings {
+        for b in list.iter().flatten() {
+            let ip = b.host_ip.as_deref().filter(|i| !i.is_empty());
+            let host_port = b.host_port.as_deref().unwrap_or_default();
+            let spec = match (ip, host_port) {
+                (Some(ip), hp) if ip.contains(':') => format!("[{ip}]:{hp}:{port}"),
+                (Some(ip), hp) => format!("{ip}:{hp}:{port}"),
+                (None, "") => port.to_string(),
+                (None, hp) => format!("{hp}:{port}"),
+            };
+            a.pair("-p", &spec);
+        }
+    }
+    for port in plan.create.exposed_ports.iter().flatten() {
+        if !bindings.iter().any(|(p, _)| *p == port) {
+            a.pair("--expose", port);
+        }
+    }
+    a.switch("-P", hc.publish_all_ports == Some(true));
+    a.list("--dns", hc.dns.as_ref());
+    a.list("--dns-option", hc.dns_options.as_ref());
+    a.list("--dns-search", hc.dns_search.as_ref());
+    a.list("--add-host", hc.extra_hosts.as_ref());
+    a.list("--link", hc.links.as_ref());
+}
+
+fn storage(a: &mut Args, plan: &Plan, hc: &HostConfig) {
+    a.list("-v", hc.binds.as_ref());
+    a.list("-v", plan.create.volumes.as_ref());
+    a.opt("--volume-driver", hc.volume_driver.as_deref());
+    a.list("--volumes-from", hc.volumes_from.as_ref());
+    for m in hc.mounts.iter().flatten() {
+        let kind = match m.typ {
+            Some(MountType::BIND) => "bind",
+            Some(MountType::TMPFS) => "tmpfs",
+            Some(MountType::IMAGE) => "image",
+            _ => "volume",
+        };
+        let mut spec = vec![format!("type={kind}")];
+        spec.extend(m.source.iter().map(|s| format!("source={s}")));
+        spec.extend(m.target.iter().map(|t| format!("target={t}")));
+        if m.read_only == Some(true) {
+            spec.push("readonly".into());
+        }
+        if let Some(b) = &m.bind_options {
+            spec.extend(b.propagation.iter().map(|p| format!("bind-propagation={p}")));
+            if b.non_recursive == Some(true) {
+                spec.push("bind-recursive=disabled".into());
+            }
+        }
+        if let Some(v) = &m.volume_options {
+            if v.no_copy == Some(true) {
+                spec.push("volume-nocopy".into());
+            }
+            if let Some(d) = &v.driver_config {
+                spec.extend(d.name.iter().map(|n| format!("volume-driver={n}")));
+                let mut opts: Vec<_> = d.options.iter().flatten().collect();
+                opts.sort();
+                spec.extend(opts.into_iter().map(|(k, v)| format!("volume-opt={k}={v}")));
+            }
+            spec.extend(v.subpath.iter().map(|s| format!("volume-subpath={s}")));
+        }
+        if let Some(t) = &m.tmpfs_options {
+            spec.extend(t.size_bytes.map(|s| format!("tmpfs-size={s}")));
+            spec.extend(t.mode.map(|m| format!("tmpfs-mode={m:o}")));
+        }
+        let fields: Vec<String> = spec.iter().map(|f| csv_field(f)).collect();
+        a.pair("--mount", &fields.join(","));
+    }
+    let mut tmpfs: Vec<_> = hc.tmpfs.iter().flatten().collect();
+    tmpfs.sort();
+    for (path, opts) in tmpfs {
+        a.pair("--tmpfs", &if opts.is_empty() { path.clone() } else { format!("{path}:{opts}") });
+    }
+    let mut storage_opts: Vec<_> = hc.storage_opt.iter().flatten().collect();
+    storage_opts.sort();
+    for (k, v) in storage_opts {
+        a.pair("--storage-opt", &format!("{k}={v}"));
+    }
+}
+
+/// Quotes a `--mount` field the way the docker CLI's CSV reader expects, when needed.
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.to_string() }
+}
+
+fn process(a: &mut Args, hc: &HostConfig) {
+    if let Some(r) = &hc.restart_policy {
+        let name = r.name.map(|n| n.to_string()).unwrap_or_default();
+        if !name.is_empty() && name != "no" {
+            match r.maximum_retry_count.filter(|n| *n > 0) {
+                Some(n) => a.pair("--restart", &format!("{name}:{n}")),
+                None => a.pair("--restart", &name),
+            }
+        }
+    }
+    a.switch("--rm", hc.auto_remove == Some(true));
+    if let Some(log) = &hc.log_config {
+        a.opt("--log-driver", log.typ.as_deref());
+        let mut opts: Vec<_> = log.config.iter().flatten().collect();
+        opts.sort();
+        for (k, v) in opts {
+            a.pair("--log-opt", &format!("{k}={v}"));
+        }
+    }
+    if let Some(init) = hc.init {
+        a.switch(if init { "--init" } else { "--init=false" }, true);
+    }
+    a.opt("--cidfile", hc.container_id_file.as_deref());
+    let mut annotations: Vec<_> = hc.annotations.iter().flatten().collect();
+    annotations.sort();
+    for (k, v) in annotations {
+        a.pair("--annotation", &format!("{k}={v}"));
+    }
+}

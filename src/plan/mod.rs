@@ -1,0 +1,123 @@
+//! The Plan: what hardrun will ask the engine for, and why. It holds the exact Engine
+//! API create body, how to drive the container, what the kernel must show once it runs,
+//! and one decision per control with its source, so `hardrun plan` can explain it.
+
+pub mod docker_argv;
+pub mod table;
+
+use bollard::models::{ContainerCreateBody, EndpointSettings};
+use serde::Serialize;
+
+use crate::capability::Capability;
+use crate::image::ImageRef;
+use crate::request::PullPolicy;
+
+/// Where a setting came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Source {
+    /// A profile key and the file that set it.
+    Profile { key: String, file: String },
+    /// A flag as the user typed it.
+    Flag { flag: String },
+    /// A rule hardrun applies whatever the profile says.
+    Rule { rule: String },
+    /// The image's own configuration.
+    Image { field: String },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Profile { key, file } => write!(f, "profile {key} ({file})"),
+            Source::Flag { flag } => write!(f, "flag {flag}"),
+            Source::Rule { rule } => write!(f, "rule: {rule}"),
+            Source::Image { field } => write!(f, "image {field}"),
+        }
+    }
+}
+
+/// One control's final value and its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub control: String,
+    pub value: String,
+    pub source: Source,
+}
+
+/// How hardrun drives the container: not part of the container itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Lifecycle {
+    pub detach: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub auto_remove: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub sig_proxy: bool,
+    pub detach_keys: Option<String>,
+    #[serde(skip)]
+    pub pull: PullPolicy,
+    pub quiet: bool,
+    pub platform: Option<String>,
+    pub cidfile: Option<String>,
+}
+
+/// What the kernel must show for the container's first process once it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Expectation {
+    /// Capabilities left in the bounding set (CapDrop ALL plus these).
+    pub capabilities: Vec<String>,
+    pub no_new_privileges: bool,
+    pub seccomp: bool,
+    /// The user as configured (`65532:65532`, `app`).
+    pub user: Option<String>,
+    pub read_only_root: bool,
+    pub apparmor: Option<String>,
+}
+
+/// Which seccomp profile the plan sends, for the docker command line (which cannot take
+/// the inline JSON the Engine API gets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeccompSource {
+    Bundled(String),
+    File(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub name: Option<String>,
+    #[serde(skip)]
+    pub image: ImageRef,
+    pub create: ContainerCreateBody,
+    /// Networks joined after create (the API takes one network at create before 1.44).
+    #[serde(skip)]
+    pub extra_networks: Vec<(String, EndpointSettings)>,
+    pub decisions: Vec<Decision>,
+    pub notices: Vec<String>,
+    #[serde(skip)]
+    pub lifecycle: Lifecycle,
+    #[serde(skip)]
+    pub expect: Expectation,
+    #[serde(skip)]
+    pub seccomp: SeccompSource,
+}
+
+impl Plan {
+    /// The `--format json` document: `create` is the Engine API body, verbatim.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "image": self.image.familiar(),
+            "create": serde_json::to_value(&self.create).unwrap_or_default(),
+            "decisions": self.decisions,
+            "notices": self.notices,
+        })
+    }
+
+    pub fn capabilities(&self) -> Vec<Capability> {
+        self.expect.capabilities.iter().filter_map(|c| Capability::parse(c).ok()).collect()
+    }
+}

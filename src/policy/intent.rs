@@ -1,0 +1,97 @@
+//! What the user asked for that is not a hardening decision: command, environment,
+//! labels, names, restart, logging, DNS, health... carried into the create body exactly
+//! as the docker CLI would send it, so `docker inspect` shows the same.
+
+use bollard::models::{HealthConfig, HostConfigLogConfig, RestartPolicy, RestartPolicyNameEnum};
+
+use super::{Hardening, hashmap};
+
+/// Label hardrun puts on its containers, so `audit` and clean-up can find them.
+pub const PROFILE_LABEL: &str = "org.hardrun.profile";
+
+pub(super) fn apply(h: &mut Hardening) {
+    let req = h.req;
+    let c = &mut h.config;
+    if !req.command.is_empty() {
+        c.cmd = Some(req.command.clone());
+    }
+    if let Some(ep) = &req.entrypoint {
+        // `--entrypoint ""` clears the image's entrypoint, as docker does.
+        c.entrypoint = Some(vec![ep.clone()]);
+    }
+    if !req.env.is_empty() {
+        c.env = Some(req.env.clone());
+    }
+    let mut labels = hashmap(&req.labels);
+    labels.insert(PROFILE_LABEL.into(), h.profile.name.clone());
+    c.labels = Some(labels);
+    c.working_dir = req.workdir.clone();
+    c.hostname = req.hostname.clone();
+    c.domainname = req.domainname.clone();
+    c.stop_signal = req.stop_signal.clone();
+    c.stop_timeout = req.stop_timeout;
+    c.tty = Some(req.tty);
+    c.open_stdin = Some(req.interactive);
+    let life = super::lifecycle(req);
+    c.attach_stdin = Some(life.attach_stdin);
+    c.attach_stdout = Some(life.attach_stdout);
+    c.attach_stderr = Some(life.attach_stderr);
+    // Stdin closes when the client detaches, as with `docker run -i`.
+    c.stdin_once = Some(req.interactive && life.attach_stdin);
+    c.healthcheck = health(req);
+
+    let hc = &mut h.hc;
+    hc.auto_remove = Some(req.auto_remove);
+    hc.restart_policy = Some(match &req.restart {
+        Some(p) => RestartPolicy {
+            name: Some(match p.name {
+                "always" => RestartPolicyNameEnum::ALWAYS,
+                "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+                "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+                _ => RestartPolicyNameEnum::NO,
+            }),
+            maximum_retry_count: p.max_retries,
+        },
+        None => RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None },
+    });
+    if req.log_driver.is_some() || !req.log_opts.is_empty() {
+        hc.log_config = Some(HostConfigLogConfig {
+            typ: req.log_driver.clone(),
+            config: (!req.log_opts.is_empty()).then(|| hashmap(&req.log_opts)),
+        });
+    }
+    let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    hc.dns = list(&req.dns);
+    hc.dns_options = list(&req.dns_options);
+    hc.dns_search = list(&req.dns_search);
+    hc.extra_hosts = list(&req.add_hosts);
+    hc.links = list(&req.links);
+    hc.init = req.init;
+    hc.container_id_file = req.cidfile.as_ref().map(|p| p.display().to_string());
+    hc.storage_opt = (!req.storage_opts.is_empty()).then(|| hashmap(&req.storage_opts));
+    hc.annotations = (!req.annotations.is_empty()).then(|| hashmap(&req.annotations));
+    hc.isolation = req.isolation.as_deref().and_then(|i| match i {
+        "default" => Some(bollard::models::HostConfigIsolationEnum::DEFAULT),
+        "process" => Some(bollard::models::HostConfigIsolationEnum::PROCESS),
+        "hyperv" => Some(bollard::models::HostConfigIsolationEnum::HYPERV),
+        _ => None,
+    });
+}
+
+fn health(req: &crate::request::RunRequest) -> Option<HealthConfig> {
+    let h = &req.health;
+    if h.disabled {
+        return Some(HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() });
+    }
+    if !h.is_set() {
+        return None;
+    }
+    Some(HealthConfig {
+        test: h.cmd.as_ref().map(|cmd| vec!["CMD-SHELL".into(), cmd.clone()]),
+        interval: h.interval,
+        timeout: h.timeout,
+        retries: h.retries,
+        start_period: h.start_period,
+        start_interval: h.start_interval,
+    })
+}

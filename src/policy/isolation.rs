@@ -1,0 +1,404 @@
+//! Kernel isolation: privileges, namespaces, capabilities, seccomp, AppArmor, SELinux
+//! labels, no-new-privileges, devices, runtimes and sysctls.
+
+use super::{Hardening, Refusal};
+use crate::capability::Capability;
+use crate::plan::SeccompSource;
+use crate::request::{SeccompChoice, SecurityOpt};
+
+pub(super) fn apply(h: &mut Hardening) {
+    privileged(h);
+    namespaces(h);
+    capabilities(h);
+    security_opts(h);
+    devices(h);
+    runtime_and_kernel(h);
+    proc_paths(h);
+}
+
+fn privileged(h: &mut Hardening) {
+    if h.req.privileged == Some(true) {
+        h.refuse(Refusal::never(
+            "--privileged",
+            "it hands the container every capability and every host device and turns off seccomp and AppArmor",
+            "drop it and add only the capability the service needs with --cap-add",
+        ));
+    }
+    if h.req.use_api_socket {
+        h.refuse(Refusal::never(
+            "--use-api-socket",
+            "the Docker API socket lets the container start a privileged container, which is root on the host",
+            "give the container only what it needs from Docker through a narrow proxy or a CI service",
+        ));
+    }
+    h.hc.privileged = Some(false);
+}
+
+/// `host` or `container:NAME` for a namespace flag.
+fn shared_namespace(flag: &str, value: &str) -> Option<Refusal> {
+    if value == "host" {
+        return Some(Refusal::never(
+            format!("{flag}={value}"),
+            format!("it puts the container in the host's {} namespace, so it sees and reaches the host's", &flag[2..]),
+            "leave the flag out: each container gets its own namespace",
+        ));
+    }
+    value.strip_prefix("container:").map(|other| {
+        Refusal::never(
+            format!("{flag}={value}"),
+            format!("it joins container {other}'s namespace, so a break-in in either one reaches both"),
+            "let the containers talk over a user-defined network instead (docker network create, --network)",
+        )
+    })
+}
+
+fn namespaces(h: &mut Hardening) {
+    let req = h.req;
+    let checks: [(&str, &Option<String>, &[&str]); 5] = [
+        ("--pid", &req.pid, &[""]),
+        ("--ipc", &req.ipc, &["", "private", "shareable", "none"]),
+        ("--uts", &req.uts, &[""]),
+        ("--userns", &req.userns, &[""]),
+        ("--cgroupns", &req.cgroupns, &["", "private"]),
+    ];
+    for (flag, value, ok) in checks {
+        let Some(v) = value else { continue };
+        if ok.contains(&v.as_str()) {
+            continue;
+        }
+        let refusal = shared_namespace(flag, v).unwrap_or_else(|| {
+            Refusal::never(
+                format!("{flag}={v}"),
+                "docker does not know this mode",
+                format!("use one of: {}", ok.join(", ")),
+            )
+        });
+        h.refuse(refusal);
+    }
+    // A private IPC and cgroup namespace whatever the daemon's defaults (on cgroup v1
+    // hosts docker's default cgroup namespace is the host's).
+    let ipc = req.ipc.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| "private".into());
+    h.hc.ipc_mode = Some(ipc);
+    h.hc.cgroupns_mode = Some(bollard::models::HostConfigCgroupnsModeEnum::PRIVATE);
+    h.decide("cgroup namespace", "private", Hardening::rule("hardrun always asks for a private cgroup namespace"));
+    for (field, value) in
+        [(&mut h.hc.pid_mode, &req.pid), (&mut h.hc.uts_mode, &req.uts), (&mut h.hc.userns_mode, &req.userns)]
+    {
+        if let Some(v) = value.clone().filter(|v| !v.is_empty()) {
+            *field = Some(v);
+        }
+    }
+}
+
+fn capabilities(h: &mut Hardening) {
+    let allow = &h.profile.capabilities.allow;
+    let mut refusals = Vec::new();
+    for cap in &h.req.cap_add {
+        let asked = format!("--cap-add {}", cap.name());
+        if *cap == Capability::All {
+            refusals.push(Refusal::never(
+                asked,
+                "ALL includes SYS_ADMIN and the other capabilities that amount to root on the host",
+                "add each capability the service needs by name",
+            ));
+        } else if cap.is_host_root() {
+            refusals.push(Refusal::never(
+                asked,
+                format!("{} lets a process escape the container or control the host kernel", cap.name()),
+                "find the narrower capability or the host-side setup that gives what is needed",
+            ));
+        } else if !allow.contains(cap) {
+            refusals.push(Refusal::unless(
+                asked,
+                format!("{} is not among the capabilities this profile lets --cap-add grant", cap.name()),
+                format!("check the service really needs it; allowed here: {}", names(allow)),
+                "capabilities.allow",
+            ));
+        }
+    }
+    for r in refusals {
+        h.refuse(r);
+    }
+    // Drop ALL, then add only the profile's grants (minus explicit drops) and the user's
+    // allowed adds. As in docker, an explicit add survives a drop.
+    let drops = &h.req.cap_drop;
+    let mut add: Vec<(Capability, crate::plan::Source)> = Vec::new();
+    for cap in &h.profile.capabilities.add {
+        if !drops.contains(cap) && !drops.contains(&Capability::All) {
+            add.push((*cap, h.from_profile("capabilities.add")));
+        }
+    }
+    for cap in &h.req.cap_add {
+        if allow.contains(cap) && !add.iter().any(|(c, _)| c == cap) {
+            add.push((*cap, Hardening::flag(format!("--cap-add {}", cap.name()))));
+        }
+    }
+    h.hc.cap_drop = Some(vec!["ALL".into()]);
+    h.decide("capabilities", "drop ALL", Hardening::rule("every capability is dropped, then only explicit ones added"));
+    for (cap, source) in &add {
+        h.decide("capability", format!("add {}", cap.name()), source.clone());
+    }
+    if !add.is_empty() {
+        h.hc.cap_add = Some(add.iter().map(|(c, _)| c.api_name()).collect());
+    }
+    h.expect.capabilities = add.iter().map(|(c, _)| c.name().to_string()).collect();
+}
+
+fn names(caps: &[Capability]) -> String {
+    if caps.is_empty() { "none".into() } else { caps.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ") }
+}
+
+fn security_opts(h: &mut Hardening) {
+    let mut opts = Vec::new();
+    let mut nnp = h.profile.no_new_privileges;
+    let mut custom_seccomp: Option<SeccompChoice> = None;
+    let mut custom_apparmor: Option<String> = None;
+    for opt in &h.req.security_opts {
+        match opt {
+            SecurityOpt::NoNewPrivileges(false) => h.refuse(Refusal::never(
+                "--security-opt no-new-privileges=false",
+                "setuid programs could then regain the privileges hardrun dropped",
+                "leave no-new-privileges on; give the process the capability it needs instead",
+            )),
+            SecurityOpt::NoNewPrivileges(true) => nnp = true,
+            SecurityOpt::Seccomp(SeccompChoice::Unconfined) => h.refuse(Refusal::never(
+                "--security-opt seccomp=unconfined",
+                "without seccomp every kernel system call is open to the container, and kernel exploits with them",
+                "keep the bundled profile; if a syscall is missing, extend it (docs/seccomp.md)",
+            )),
+            SecurityOpt::Seccomp(choice) if !h.profile.seccomp_allow_custom => h.refuse(Refusal::unless(
+                format!("--security-opt seccomp={}", seccomp_label(choice)),
+                "a seccomp profile from the command line replaces the reviewed one",
+                "name the profile in a hardening profile (seccomp.profile) so it is reviewed with it",
+                "seccomp.allow_custom",
+            )),
+            SecurityOpt::Seccomp(choice) => custom_seccomp = Some(choice.clone()),
+            SecurityOpt::AppArmor(name) if name == "unconfined" => h.refuse(Refusal::never(
+                "--security-opt apparmor=unconfined",
+                "it removes the AppArmor confinement that blocks mounts and writes to /proc and /sys",
+                "keep the bundled profile, or load your own and name it in the hardening profile",
+            )),
+            SecurityOpt::AppArmor(name) if !h.profile.apparmor_allow_custom => h.refuse(Refusal::unless(
+                format!("--security-opt apparmor={name}"),
+                "an AppArmor profile from the command line replaces the reviewed one",
+                "name the profile in a hardening profile (apparmor.profile)",
+                "apparmor.allow_custom",
+            )),
+            SecurityOpt::AppArmor(name) => custom_apparmor = Some(name.clone()),
+            SecurityOpt::Label(v) if v == "disable" => h.refuse(Refusal::never(
+                "--security-opt label=disable",
+                "it turns off SELinux separation between the container and the host",
+                "relabel the files the container needs with -v SRC:DST:z instead",
+            )),
+            SecurityOpt::Label(v) if !h.allows_flag("security-opt-label") => h.refuse(Refusal::unless(
+                format!("--security-opt label={v}"),
+                "a custom SELinux label can put the container in a more privileged domain",
+                "use the default label",
+                "allow_flags: [security-opt-label]",
+            )),
+            SecurityOpt::Label(v) => opts.push(format!("label={v}")),
+            SecurityOpt::SystemPaths(v) => h.refuse(Refusal::never(
+                format!("--security-opt systempaths={v}"),
+                "it unmasks /proc and /sys paths that expose and control the host kernel",
+                "leave the paths masked",
+            )),
+            SecurityOpt::WritableCgroups(true) => h.refuse(Refusal::never(
+                "--security-opt writable-cgroups=true",
+                "a writable cgroup tree lets the container raise its own limits",
+                "leave cgroups read-only",
+            )),
+            SecurityOpt::WritableCgroups(false) => {}
+        }
+    }
+    if nnp {
+        opts.push("no-new-privileges".into());
+        let src = if h.profile.no_new_privileges {
+            h.from_profile("no_new_privileges")
+        } else {
+            Hardening::flag("--security-opt no-new-privileges")
+        };
+        h.decide("no-new-privileges", "on", src);
+    } else {
+        let src = h.from_profile("no_new_privileges");
+        h.decide("no-new-privileges", "off", src);
+    }
+    h.expect.no_new_privileges = nnp;
+    seccomp(h, custom_seccomp, &mut opts);
+    apparmor(h, custom_apparmor, &mut opts);
+    h.hc.security_opt = Some(opts);
+}
+
+fn seccomp_label(choice: &SeccompChoice) -> String {
+    match choice {
+        SeccompChoice::Unconfined => "unconfined".into(),
+        SeccompChoice::Builtin => "builtin".into(),
+        SeccompChoice::File(p) => p.display().to_string(),
+    }
+}
+
+fn seccomp(h: &mut Hardening, custom: Option<SeccompChoice>, opts: &mut Vec<String>) {
+    let (label, source, path) = match &custom {
+        Some(SeccompChoice::Builtin) => {
+            // Docker's own default: weaker than hardrun's, but allowed by this profile.
+            h.decide("seccomp", "docker's built-in profile", Hardening::flag("--security-opt seccomp=builtin"));
+            opts.push("seccomp=builtin".into());
+            h.expect.seccomp = true;
+            return;
+        }
+        Some(SeccompChoice::File(p)) => (
+            p.display().to_string(),
+            Hardening::flag(format!("--security-opt seccomp={}", p.display())),
+            Some(p.clone()),
+        ),
+        _ => {
+            let name = h.profile.seccomp.clone();
+            let path = crate::seccomp::bundled(&name).is_none().then(|| std::path::PathBuf::from(&name));
+            (name, h.from_profile("seccomp.profile"), path)
+        }
+    };
+    let inline = match &path {
+        None => crate::seccomp::bundled_inline(&label).map(str::to_string).ok_or_else(|| "not bundled".to_string()),
+        Some(p) => match h.host.files.get(p) {
+            Some(text) => crate::seccomp::inline(text).map_err(|e| e.to_string()),
+            None => Err("the file could not be read".into()),
+        },
+    };
+    match inline {
+        Ok(json) => {
+            opts.push(format!("seccomp={json}"));
+            h.decide("seccomp", label.clone(), source);
+            h.expect.seccomp = true;
+            h.seccomp = match path {
+                None => SeccompSource::Bundled(label),
+                Some(p) => SeccompSource::File(p.display().to_string()),
+            };
+        }
+        Err(e) => h.refuse(Refusal::never(
+            format!("seccomp profile {label}"),
+            format!("it cannot be used ({e}), and hardrun does not run a container without seccomp"),
+            "fix the profile file (docs/seccomp.md) or use a bundled one",
+        )),
+    }
+}
+
+fn apparmor(h: &mut Hardening, custom: Option<String>, opts: &mut Vec<String>) {
+    let (name, source) = match custom {
+        Some(n) => (n.clone(), Hardening::flag(format!("--security-opt apparmor={n}"))),
+        None => match h.profile.apparmor.clone() {
+            Some(n) => (n, h.from_profile("apparmor.profile")),
+            None => return,
+        },
+    };
+    if h.host.apparmor == Some(true) {
+        opts.push(format!("apparmor={name}"));
+        h.decide("apparmor", name.clone(), source);
+        h.expect.apparmor = Some(name);
+    } else if h.profile.apparmor_required {
+        h.refuse(Refusal::unless(
+            format!("apparmor profile {name}"),
+            "the profile requires AppArmor and this host's kernel does not have it",
+            "run on a host with AppArmor enabled",
+            "apparmor.required",
+        ));
+    } else {
+        // Docker would record apparmor= and not enforce it; say so instead of pretending.
+        h.decide("apparmor", "not available on this host (not sent)", source);
+        h.notices.push(format!(
+            "AppArmor is not available on this host: the {name} profile is not applied (the other controls are)"
+        ));
+    }
+}
+
+fn devices(h: &mut Hardening) {
+    for d in &h.req.devices {
+        h.refuse(Refusal::never(
+            format!("--device {d}"),
+            "a host device inside the container bypasses the filesystem isolation (disks, memory, kernel interfaces)",
+            "expose what the device provides through a service or a file instead",
+        ));
+    }
+    for r in &h.req.device_cgroup_rules {
+        h.refuse(Refusal::never(
+            format!("--device-cgroup-rule {r}"),
+            "it lets the container create and open host devices",
+            "expose what the device provides through a service instead",
+        ));
+    }
+    if let Some(g) = &h.req.gpus {
+        h.refuse(Refusal::never(
+            format!("--gpus {g}"),
+            "GPU access passes host device nodes and driver interfaces into the container",
+            "run GPU workloads outside hardrun, on a host set aside for them",
+        ));
+    }
+}
+
+fn runtime_and_kernel(h: &mut Hardening) {
+    if let Some(rt) = &h.req.runtime {
+        if rt == "runc" || h.profile.runtimes_allow.contains(rt) {
+            h.hc.runtime = Some(rt.clone());
+        } else {
+            h.refuse(Refusal::unless(
+                format!("--runtime {rt}"),
+                "an unreviewed runtime decides how (and whether) the container is isolated",
+                "use the default runtime",
+                "runtimes.allow",
+            ));
+        }
+    }
+    let mut sysctls = std::collections::HashMap::new();
+    for (k, v) in &h.req.sysctls {
+        let allowed = h.profile.sysctls_allow.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => k.starts_with(prefix),
+            None => p == k,
+        });
+        if allowed {
+            sysctls.insert(k.clone(), v.clone());
+        } else {
+            h.refuse(Refusal::unless(
+                format!("--sysctl {k}={v}"),
+                "kernel parameters change how the kernel treats the container",
+                "leave the default, or have the profile allow exactly this parameter",
+                "sysctls.allow",
+            ));
+        }
+    }
+    if !sysctls.is_empty() {
+        h.hc.sysctls = Some(sysctls);
+    }
+    if let Some(parent) = &h.req.cgroup_parent {
+        if h.allows_flag("cgroup-parent") {
+            h.hc.cgroup_parent = Some(parent.clone());
+        } else {
+            h.refuse(Refusal::unless(
+                format!("--cgroup-parent {parent}"),
+                "another parent cgroup can carry other limits than the ones hardrun sets, or none",
+                "leave the container in docker's own cgroup",
+                "allow_flags: [cgroup-parent]",
+            ));
+        }
+    }
+}
+
+/// Paths under /proc as working directory or program reach host file descriptors
+/// (the runc /proc/self/fd escapes).
+fn proc_paths(h: &mut Hardening) {
+    let under_proc = |p: &str| p == "/proc" || p.starts_with("/proc/");
+    let mut asked = Vec::new();
+    if let Some(w) = h.req.workdir.as_deref().filter(|w| under_proc(w)) {
+        asked.push(format!("--workdir {w}"));
+    }
+    if let Some(e) = h.req.entrypoint.as_deref().filter(|e| under_proc(e)) {
+        asked.push(format!("--entrypoint {e}"));
+    }
+    if let Some(c) = h.req.command.first().filter(|c| under_proc(c)) {
+        asked.push(format!("command {c}"));
+    }
+    for a in asked {
+        h.refuse(Refusal::never(
+            a,
+            "a path under /proc can lead to file descriptors and roots outside the container",
+            "use a path inside the image",
+        ));
+    }
+}

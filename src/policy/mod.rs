@@ -1,0 +1,208 @@
+//! `harden`: every security decision hardrun makes, as a pure function of what the
+//! user asked (`RunRequest`), the profile, and facts about the host gathered beforehand.
+//! No I/O happens here, so each rule is unit-tested without a daemon.
+
+mod identity;
+mod image;
+mod intent;
+mod isolation;
+mod limits;
+mod network;
+mod refusal;
+mod storage;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+
+use crate::image::ImageRef;
+use crate::plan::{Decision, Expectation, Lifecycle, Plan, SeccompSource, Source};
+use crate::profile::Profile;
+use crate::request::RunRequest;
+pub use refusal::Refusal;
+
+/// A named volume as the daemon reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeFacts {
+    pub driver: String,
+    pub options: BTreeMap<String, String>,
+}
+
+/// One mount of an existing container (for `--volumes-from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountFacts {
+    /// `bind`, `volume`, `tmpfs`...
+    pub kind: String,
+    /// The host path behind it (for volumes, the daemon's volume folder).
+    pub source: String,
+    /// The volume name, for volumes.
+    pub name: Option<String>,
+    pub destination: String,
+}
+
+/// The image's configuration, once it is local.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// `Config.User`, empty when the image runs as root by default.
+    pub user: String,
+    pub id: String,
+    pub repo_digests: Vec<String>,
+}
+
+/// What hardrun knows about the machine before deciding. Gathered by thin I/O code
+/// (`host::gather`, the engine) and passed in as values.
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    pub cwd: PathBuf,
+    /// Bind sources with symlinks followed where they exist (typed path → real path).
+    pub real_paths: BTreeMap<PathBuf, PathBuf>,
+    /// Paths of the Docker API socket(s) on this host, never to be bound.
+    pub daemon_sockets: Vec<PathBuf>,
+    /// Whether the daemon's kernel enforces AppArmor; `None` when unknown.
+    pub apparmor: Option<bool>,
+    /// userns-remap or a rootless daemon: root inside is not root outside.
+    pub userns_remapped: bool,
+    /// Named volumes that already exist.
+    pub volumes: BTreeMap<String, VolumeFacts>,
+    /// Mounts of containers named by `--volumes-from`, when they could be inspected.
+    pub containers: BTreeMap<String, Vec<MountFacts>>,
+    pub image: Option<ImageFacts>,
+    /// Seccomp profile files read ahead of time (path → text).
+    pub files: BTreeMap<PathBuf, String>,
+    /// hardrun's own isolated network, when the engine created or found it.
+    pub isolated_network: Option<String>,
+    /// The daemon's API version (major, minor), when known.
+    pub api_version: Option<(u32, u32)>,
+}
+
+impl Host {
+    /// A bind source as it really is on the host, symlinks followed.
+    pub fn real(&self, typed: &Path) -> PathBuf {
+        self.real_paths.get(typed).cloned().unwrap_or_else(|| typed.to_path_buf())
+    }
+}
+
+/// The state of one hardening pass: the create body as it is built, and what was
+/// decided or refused on the way.
+pub(crate) struct Hardening<'a> {
+    pub req: &'a RunRequest,
+    pub profile: &'a Profile,
+    pub host: &'a Host,
+    pub refusals: Vec<Refusal>,
+    pub decisions: Vec<Decision>,
+    pub notices: Vec<String>,
+    pub config: ContainerCreateBody,
+    pub hc: HostConfig,
+    pub expect: Expectation,
+    pub image: Option<ImageRef>,
+    pub seccomp: SeccompSource,
+    pub extra_networks: Vec<(String, bollard::models::EndpointSettings)>,
+}
+
+impl<'a> Hardening<'a> {
+    pub fn refuse(&mut self, r: Refusal) {
+        self.refusals.push(r);
+    }
+
+    pub fn decide(&mut self, control: &str, value: impl Into<String>, source: Source) {
+        self.decisions.push(Decision { control: control.into(), value: value.into(), source });
+    }
+
+    /// The source for a value the profile set.
+    pub fn from_profile(&self, key: &str) -> Source {
+        Source::Profile { key: key.into(), file: self.profile.origin(key).into() }
+    }
+
+    pub fn rule(text: &str) -> Source {
+        Source::Rule { rule: text.into() }
+    }
+
+    pub fn flag(text: impl Into<String>) -> Source {
+        Source::Flag { flag: text.into() }
+    }
+
+    pub fn allows_flag(&self, name: &str) -> bool {
+        self.profile.allow_flags.iter().any(|f| f == name)
+    }
+}
+
+/// Decides everything: the hardened Plan, or every reason to refuse.
+pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, Vec<Refusal>> {
+    let mut h = Hardening {
+        req,
+        profile,
+        host,
+        refusals: Vec::new(),
+        decisions: Vec::new(),
+        notices: Vec::new(),
+        config: ContainerCreateBody::default(),
+        hc: HostConfig::default(),
+        expect: Expectation::default(),
+        image: None,
+        seccomp: SeccompSource::Bundled(profile.seccomp.clone()),
+        extra_networks: Vec::new(),
+    };
+    image::apply(&mut h);
+    identity::apply(&mut h);
+    isolation::apply(&mut h);
+    storage::apply(&mut h);
+    network::apply(&mut h);
+    limits::apply(&mut h);
+    intent::apply(&mut h);
+    if !h.refusals.is_empty() {
+        return Err(h.refusals);
+    }
+    let lifecycle = lifecycle(req);
+    let mut config = h.config;
+    config.host_config = Some(h.hc);
+    Ok(Plan {
+        name: req.name.clone(),
+        image: h.image.expect("image is set when nothing was refused"),
+        create: config,
+        extra_networks: h.extra_networks,
+        decisions: h.decisions,
+        notices: h.notices,
+        lifecycle,
+        expect: h.expect,
+        seccomp: h.seccomp,
+    })
+}
+
+/// Stream and driving options, following the docker CLI's rules for `-a`, `-i`, `-d`.
+fn lifecycle(req: &RunRequest) -> Lifecycle {
+    let explicit = |s: &str| req.attach.iter().any(|a| a == s);
+    let default_streams = req.attach.is_empty();
+    let (stdin, stdout, stderr) = if req.detach {
+        (false, false, false)
+    } else {
+        (
+            explicit("stdin") || req.interactive,
+            default_streams || explicit("stdout"),
+            default_streams || explicit("stderr"),
+        )
+    };
+    Lifecycle {
+        detach: req.detach,
+        interactive: req.interactive,
+        tty: req.tty,
+        auto_remove: req.auto_remove,
+        attach_stdin: stdin,
+        attach_stdout: stdout,
+        attach_stderr: stderr,
+        sig_proxy: req.sig_proxy.unwrap_or(true),
+        detach_keys: req.detach_keys.clone(),
+        pull: req.pull,
+        quiet: req.quiet,
+        platform: req.platform.clone(),
+        cidfile: req.cidfile.as_ref().map(|p| p.display().to_string()),
+    }
+}
+
+/// Collects `(k, v)` pairs into the HashMap type the Engine API models use.
+pub(crate) fn hashmap<'s>(pairs: impl IntoIterator<Item = (&'s String, &'s String)>) -> HashMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}

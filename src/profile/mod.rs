@@ -1,0 +1,9 @@
+//! Hardening profiles: the YAML schema, loading from the search path with `extends`,
+//! and the resolved `Profile` that policy reads.
+
+pub mod load;
+pub mod model;
+pub mod schema;
+
+pub use load::{Loader, ProfileError};
+pub use model::{DefaultUser, Limit, Profile};

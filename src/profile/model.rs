@@ -1,0 +1,422 @@
+//! The resolved profile: every `extends` applied, built-in defaults filled in, values
+//! checked, and for each key the file that set it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::schema::{self, ProfileFile, SecretsRule, TagRule, UNLIMITED};
+use crate::capability::Capability;
+use crate::request::{UserSpec, mount, ulimit};
+
+/// Where a profile value came from: a file path, `bundled:NAME`, or `built-in`.
+pub type Origin = String;
+
+/// How the user is chosen when `--user` is absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultUser {
+    Fixed(UserSpec),
+    /// The image's own `USER`, when it is not root.
+    Image,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRule {
+    pub default: DefaultUser,
+    pub allow_root: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capabilities {
+    pub add: Vec<Capability>,
+    pub allow: Vec<Capability>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filesystem {
+    pub read_only: bool,
+    pub tmpfs: Vec<(String, String)>,
+    pub tmpfs_exec: bool,
+    pub binds_project: bool,
+    pub binds_allow: Vec<PathBuf>,
+    pub binds_propagation: bool,
+    pub volume_drivers: Vec<String>,
+}
+
+/// A limit: the value used when the flag is absent, and the most a flag may ask for.
+/// `None` means no default (or no ceiling); [`schema::UNLIMITED`] is an explicit "unlimited".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub default: Option<i64>,
+    pub max: Option<i64>,
+}
+
+impl Limit {
+    pub fn allows_unlimited(&self) -> bool {
+        self.max == Some(UNLIMITED)
+    }
+
+    /// Whether `value` (a finite amount) stays within the ceiling.
+    pub fn within(&self, value: i64) -> bool {
+        match self.max {
+            None | Some(UNLIMITED) => true,
+            Some(max) => value <= max,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UlimitRule {
+    pub name: &'static str,
+    pub soft: i64,
+    pub hard: i64,
+    pub max: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resources {
+    pub memory: Limit,
+    pub swap_max: i64,
+    pub cpus: Limit,
+    pub pids: Limit,
+    pub ulimits: Vec<UlimitRule>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub default: String,
+    /// `bridge`, `none`, `user` (any user-defined network) or network names.
+    pub allow: Vec<String>,
+    pub publish: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    pub scanner: String,
+    pub fail_on: String,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRule {
+    pub tags: TagRule,
+    pub require_digest: bool,
+    pub registries: Vec<String>,
+    pub secrets: SecretsRule,
+    pub minimal: bool,
+    pub scan: Option<Scan>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    /// Dotted key (`resources.memory.max`) → the file that set it.
+    pub origins: BTreeMap<String, Origin>,
+    pub user: UserRule,
+    pub capabilities: Capabilities,
+    pub filesystem: Filesystem,
+    pub no_new_privileges: bool,
+    /// A bundled seccomp profile name or an absolute path to one.
+    pub seccomp: String,
+    pub seccomp_allow_custom: bool,
+    pub apparmor: Option<String>,
+    pub apparmor_required: bool,
+    pub apparmor_allow_custom: bool,
+    pub resources: Resources,
+    pub network: Network,
+    pub image: ImageRule,
+    pub sysctls_allow: Vec<String>,
+    pub runtimes_allow: Vec<String>,
+    pub allow_flags: Vec<String>,
+}
+
+/// Flags that loosen a control without a dedicated profile key; `allow_flags` lists the
+/// ones a profile accepts.
+pub const LOOSENING_FLAGS: [&str; 5] =
+    ["cgroup-parent", "cpu-rt-runtime", "oom-score-adj", "volumes-from", "security-opt-label"];
+
+pub const SEVERITIES: [&str; 5] = ["LOW", "MEDIUM", "HIGH", "CRITICAL", "UNKNOWN"];
+
+impl Profile {
+    /// The file that set `key`, or `built-in`.
+    pub fn origin(&self, key: &str) -> &str {
+        self.origins.get(key).map(String::as_str).unwrap_or("built-in")
+    }
+}
+
+/// A problem with a profile value, before the loader adds the file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub key: String,
+    /// The offending value as written, to find its line.
+    pub value: String,
+    pub message: String,
+}
+
+fn invalid(key: &str, value: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid { key: key.into(), value: value.into(), message: message.into() }
+}
+
+/// Host paths no bind mount may expose, whatever a profile says: the host's system
+/// directories and the container runtime's state. Binding one of these, anything inside
+/// it, or any parent of it is refused.
+pub const HOST_SYSTEM_PATHS: [&str; 16] = [
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc",
+    "/boot",
+    "/run",
+    "/var/run",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/kubelet",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+];
+
+/// Folders that may not be bound whole (nor any parent of them), though a project
+/// inside them may: the root, every user's home, the host's logs.
+pub const HOST_WHOLE_PATHS: [&str; 4] = ["/", "/root", "/home", "/var/log"];
+
+/// The host system path a bind source exposes, if any.
+pub fn exposed_system_path(source: &Path) -> Option<&'static str> {
+    let all = HOST_SYSTEM_PATHS.iter().chain(HOST_WHOLE_PATHS.iter()).copied();
+    if let Some(exact) = all.into_iter().find(|p| source == Path::new(p)) {
+        return Some(exact);
+    }
+    let inside = HOST_SYSTEM_PATHS.iter().copied().find(|p| source.starts_with(p) || Path::new(p).starts_with(source));
+    inside.or_else(|| HOST_WHOLE_PATHS.iter().copied().find(|p| Path::new(p).starts_with(source)))
+}
+
+fn to_i64<T>(b: Option<schema::Bounds<T>>, f: fn(T) -> i64) -> Option<schema::Bounds<i64>> {
+    b.map(|b| schema::Bounds { default: b.default.map(f), max: b.max.map(f) })
+}
+
+/// Turns a merged profile file into a `Profile`, filling built-in defaults and
+/// checking every value. `dir` resolves relative seccomp paths.
+pub fn resolve(
+    name: &str,
+    file: ProfileFile,
+    origins: BTreeMap<String, Origin>,
+    seccomp_dir: impl Fn(&str) -> Option<PathBuf>,
+) -> Result<Profile, Invalid> {
+    let user = file.user.unwrap_or_default();
+    let allow_root = user.allow_root.unwrap_or(false);
+    let default_user = match user.default.as_deref() {
+        None => DefaultUser::Fixed(UserSpec::parse("65532:65532").expect("valid built-in user")),
+        Some("image") => DefaultUser::Image,
+        Some(spec) => {
+            let u = UserSpec::parse(spec).map_err(|e| invalid("user.default", spec, e))?;
+            if u.is_root() && !allow_root {
+                return Err(invalid("user.default", spec, "runs as root; pick a non-root UID:GID"));
+            }
+            DefaultUser::Fixed(u)
+        }
+    };
+
+    let caps = file.capabilities.unwrap_or_default();
+    let cap_list = |key: &str, names: Option<Vec<String>>| -> Result<Vec<Capability>, Invalid> {
+        let mut out = Vec::new();
+        for n in names.unwrap_or_default() {
+            let c = Capability::parse(&n).map_err(|e| invalid(key, &n, e))?;
+            if c.is_host_root() {
+                return Err(invalid(key, &n, format!("{c} amounts to root on the host and can never be granted")));
+            }
+            out.push(c);
+        }
+        Ok(out)
+    };
+    let capabilities = Capabilities {
+        add: cap_list("capabilities.add", caps.add)?,
+        allow: cap_list("capabilities.allow", caps.allow)?,
+    };
+
+    let fs = file.filesystem.unwrap_or_default();
+    let mut tmpfs = Vec::new();
+    for (path, options) in fs.tmpfs.unwrap_or_default() {
+        let spec = if options.is_empty() { path.clone() } else { format!("{path}:{options}") };
+        tmpfs.push(mount::parse_tmpfs(&spec).map_err(|e| invalid("filesystem.tmpfs", &path, e))?);
+    }
+    let binds = fs.binds.unwrap_or_default();
+    let mut binds_allow = Vec::new();
+    for p in binds.allow.unwrap_or_default() {
+        if !p.starts_with('/') {
+            return Err(invalid("filesystem.binds.allow", &p, "must be an absolute path"));
+        }
+        let clean = mount::clean(Path::new(&p));
+        if let Some(sys) = exposed_system_path(&clean) {
+            return Err(invalid(
+                "filesystem.binds.allow",
+                &p,
+                format!("exposes the host's {sys}, which can never be bound into a container"),
+            ));
+        }
+        binds_allow.push(clean);
+    }
+    let filesystem = Filesystem {
+        read_only: fs.read_only.unwrap_or(true),
+        tmpfs,
+        tmpfs_exec: fs.tmpfs_exec.unwrap_or(false),
+        binds_project: binds.project.unwrap_or(true),
+        binds_allow,
+        binds_propagation: binds.propagation.unwrap_or(false),
+        volume_drivers: fs.volume_drivers.unwrap_or_else(|| vec!["local".into()]),
+    };
+
+    let seccomp_section = file.seccomp.unwrap_or_default();
+    let seccomp = seccomp_section.profile.unwrap_or_else(|| "hardrun-default".into());
+    if seccomp == "unconfined" {
+        return Err(invalid("seccomp.profile", &seccomp, "unconfined turns seccomp off, which hardrun never does"));
+    }
+    let seccomp = if crate::seccomp::bundled(&seccomp).is_some() {
+        seccomp
+    } else {
+        let path = seccomp_dir(&seccomp).ok_or_else(|| {
+            invalid(
+                "seccomp.profile",
+                &seccomp,
+                "is neither a bundled profile (hardrun-default, hardrun-strict) nor a readable file",
+            )
+        })?;
+        path.display().to_string()
+    };
+
+    let apparmor = file.apparmor.unwrap_or_default();
+    let apparmor_profile = apparmor.profile.unwrap_or_else(|| "hardrun-default".into());
+    if apparmor_profile == "unconfined" {
+        return Err(invalid(
+            "apparmor.profile",
+            &apparmor_profile,
+            "unconfined turns AppArmor off; omit the key instead",
+        ));
+    }
+
+    let res = file.resources.unwrap_or_default();
+    let limit = |key: &str, b: Option<schema::Bounds<i64>>, built_in: Limit| -> Result<Limit, Invalid> {
+        let b = b.unwrap_or_default();
+        let l = Limit { default: b.default.or(built_in.default), max: b.max.or(built_in.max) };
+        if let (Some(d), Some(m)) = (l.default, l.max)
+            && m != UNLIMITED
+            && (d == UNLIMITED || d > m)
+        {
+            return Err(invalid(&format!("{key}.default"), "default", "is above the profile's own max"));
+        }
+        Ok(l)
+    };
+    let memory = limit("resources.memory", to_i64(res.memory, |b| b.0), Limit { default: Some(512 << 20), max: None })?;
+    let cpus = limit("resources.cpus", to_i64(res.cpus, |c| c.0), Limit { default: Some(1_000_000_000), max: None })?;
+    let pids = limit("resources.pids", to_i64(res.pids, |c| c.0), Limit { default: Some(256), max: Some(32768) })?;
+    if pids.default == Some(UNLIMITED) || pids.max == Some(UNLIMITED) || pids.default.is_none() {
+        return Err(invalid(
+            "resources.pids",
+            "pids",
+            "must keep a finite default and max: a fork bomb would take the host",
+        ));
+    }
+    let swap_max = res.swap.and_then(|s| s.max).map(|b| b.0).unwrap_or(0);
+    let mut ulimits = Vec::new();
+    for (name, u) in res.ulimits.unwrap_or_default() {
+        let known = ulimit::NAMES
+            .iter()
+            .find(|n| **n == name)
+            .ok_or_else(|| invalid("resources.ulimits", &name, format!("unknown ulimit {name:?}")))?;
+        let soft = u.soft.or(u.hard).unwrap_or(1024);
+        let hard = u.hard.unwrap_or(soft);
+        let max = u.max.unwrap_or(hard);
+        if soft > hard || hard > max || soft < 0 {
+            return Err(invalid(&format!("resources.ulimits.{name}"), &name, "needs 0 <= soft <= hard <= max"));
+        }
+        ulimits.push(UlimitRule { name: known, soft, hard, max });
+    }
+
+    let net = file.network.unwrap_or_default();
+    let allow = net.allow.unwrap_or_else(|| vec!["bridge".into(), "none".into(), "user".into()]);
+    for n in &allow {
+        if n == "host" || n.starts_with("container:") {
+            return Err(invalid(
+                "network.allow",
+                n,
+                "shares a namespace with the host or another container; never allowed",
+            ));
+        }
+    }
+    let default = net.default.unwrap_or_else(|| "bridge".into());
+    let network = Network { default, allow, publish: net.publish.unwrap_or(true) };
+    if network.default == "host" || network.default.starts_with("container:") {
+        return Err(invalid("network.default", &network.default, "shares a namespace; never allowed"));
+    }
+
+    let img = file.image.unwrap_or_default();
+    let scan = match img.scan {
+        None => None,
+        Some(s) => {
+            let fail_on = s.fail_on.unwrap_or_else(|| "CRITICAL".into()).to_ascii_uppercase();
+            if !SEVERITIES.contains(&fail_on.as_str()) {
+                return Err(invalid("image.scan.fail_on", &fail_on, "use LOW, MEDIUM, HIGH or CRITICAL"));
+            }
+            let scanner = s.scanner.ok_or_else(|| invalid("image.scan.scanner", "scan", "names no scanner"))?;
+            Some(Scan { scanner, fail_on, required: s.required.unwrap_or(true) })
+        }
+    };
+    let image = ImageRule {
+        tags: img.tags.unwrap_or(TagRule::Fixed),
+        require_digest: img.require_digest.unwrap_or(false),
+        registries: img.registries.unwrap_or_default(),
+        secrets: img.secrets.unwrap_or(SecretsRule::Refuse),
+        minimal: img.minimal.unwrap_or(false),
+        scan,
+    };
+
+    let allow_flags = file.allow_flags.unwrap_or_default();
+    for f in &allow_flags {
+        if !LOOSENING_FLAGS.contains(&f.as_str()) {
+            return Err(invalid("allow_flags", f, format!("unknown entry; known: {}", LOOSENING_FLAGS.join(", "))));
+        }
+    }
+
+    Ok(Profile {
+        name: name.to_string(),
+        description: file.description.unwrap_or_default(),
+        origins,
+        user: UserRule { default: default_user, allow_root },
+        capabilities,
+        filesystem,
+        no_new_privileges: file.no_new_privileges.unwrap_or(true),
+        seccomp,
+        seccomp_allow_custom: seccomp_section.allow_custom.unwrap_or(false),
+        apparmor: Some(apparmor_profile),
+        apparmor_required: apparmor.required.unwrap_or(false),
+        apparmor_allow_custom: apparmor.allow_custom.unwrap_or(false),
+        resources: Resources { memory, swap_max, cpus, pids, ulimits },
+        network,
+        image,
+        sysctls_allow: file.sysctls.and_then(|s| s.allow).unwrap_or_default(),
+        runtimes_allow: file.runtimes.and_then(|s| s.allow).unwrap_or_default(),
+        allow_flags,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_paths_in_every_direction() {
+        for p in ["/", "/etc", "/etc/shadow", "/var", "/var/run/docker.sock", "/var/lib", "/proc/1/root", "/usr/bin"] {
+            assert!(exposed_system_path(Path::new(p)).is_some(), "{p}");
+        }
+        assert_eq!(exposed_system_path(Path::new("/")), Some("/"));
+        assert_eq!(exposed_system_path(Path::new("/var")), Some("/var/run"));
+        for p in ["/home", "/root", "/var/log"] {
+            assert!(exposed_system_path(Path::new(p)).is_some(), "{p}");
+        }
+        for p in ["/home/dev/project", "/root/project", "/srv/data", "/tmp/x", "/opt/app", "/var/lib/app", "/mnt"] {
+            assert!(exposed_system_path(Path::new(p)).is_none(), "{p}");
+        }
+    }
+}
