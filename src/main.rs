@@ -7,6 +7,7 @@ mod apparmor;
 mod capability;
 mod cli;
 mod command;
+mod engine;
 mod host;
 mod image;
 mod plan;
@@ -29,10 +30,7 @@ fn main() {
     let code = match parse() {
         Ok(cli) => match dispatch(&cli) {
             Ok(code) => code,
-            Err(e) => {
-                report(&e);
-                EXIT_HARDRUN
-            }
+            Err(e) => report(&e),
         },
         Err(code) => code,
     };
@@ -86,13 +84,17 @@ fn clap_failure(e: clap::Error) -> i32 {
     EXIT_HARDRUN
 }
 
-fn report(e: &anyhow::Error) {
+fn report(e: &anyhow::Error) -> i32 {
+    if let Some(exit) = e.downcast_ref::<engine::lifecycle::ExitError>() {
+        eprintln!("hardrun: {}", exit.message);
+        return exit.code;
+    }
     if let Some(refused) = e.downcast_ref::<command::plan::Refused>() {
         for r in &refused.0 {
             eprintln!("hardrun: {r}");
         }
         eprintln!("hardrun: nothing was created");
-        return;
+        return EXIT_HARDRUN;
     }
     // One line: the chain joined, no backtrace.
     let mut line = e.to_string();
@@ -100,6 +102,7 @@ fn report(e: &anyhow::Error) {
         line.push_str(&format!(": {cause}"));
     }
     eprintln!("hardrun: {line}");
+    EXIT_HARDRUN
 }
 
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
@@ -113,8 +116,41 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Run(_) | Command::Create(_) => anyhow::bail!("not implemented yet"),
+        Command::Run(cmd) => {
+            let inv = command::run::Invocation::new(
+                |cwd| cmd.docker.to_request(cwd, &command::env),
+                &cli.global,
+                cli.quiet,
+                verbosity(cli),
+                false,
+            )?;
+            block_on(inv.execute())
+        }
+        Command::Create(cmd) => {
+            let inv = command::run::Invocation::new(
+                |cwd| cmd.docker.to_request(cwd, &command::env),
+                &cli.global,
+                cli.quiet,
+                verbosity(cli),
+                true,
+            )?;
+            block_on(inv.execute())
+        }
     }
+}
+
+fn verbosity(cli: &Cli) -> u8 {
+    cli.v + cli.global.verbose
+}
+
+/// Runs engine work on a single-threaded runtime: hardrun does little at once, and a
+/// small runtime starts fast.
+fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let out = rt.block_on(fut);
+    // A blocking stdin read may still be pending; do not wait for it.
+    rt.shutdown_background();
+    out
 }
 
 fn export(cmd: &ExportCommand, bundled: &[(&str, &str)], what: &str) -> anyhow::Result<i32> {

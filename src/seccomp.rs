@@ -1,7 +1,9 @@
 // Temporary stand-in until the bundled seccomp profiles land.
 pub fn bundled(name: &str) -> Option<&'static str> {
     match name {
-        "hardrun-default" | "hardrun-strict" => Some("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[]}"),
+        "hardrun-default" | "hardrun-strict" => Some(
+            "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"unshare\",\"mount\"],\"action\":\"SCMP_ACT_ERRNO\"}]}",
+        ),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod plan;
 pub mod profile;
+pub mod run;
 
 use std::path::PathBuf;
 

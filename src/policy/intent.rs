@@ -61,9 +61,10 @@ pub(super) fn apply(h: &mut Hardening) {
         });
     }
     let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-    hc.dns = list(&req.dns);
-    hc.dns_options = list(&req.dns_options);
-    hc.dns_search = list(&req.dns_search);
+    // The docker CLI always sends these, empty when unset; so does hardrun, for identical inspects.
+    hc.dns = Some(req.dns.clone());
+    hc.dns_options = Some(req.dns_options.clone());
+    hc.dns_search = Some(req.dns_search.clone());
     hc.extra_hosts = list(&req.add_hosts);
     hc.links = list(&req.links);
     hc.init = req.init;

@@ -23,6 +23,7 @@ use crate::image::ImageRef;
 use crate::plan::{Decision, Expectation, Lifecycle, Plan, SeccompSource, Source};
 use crate::profile::Profile;
 use crate::request::RunRequest;
+pub use intent::PROFILE_LABEL;
 pub use refusal::Refusal;
 
 /// A named volume as the daemon reports it.

@@ -153,6 +153,7 @@ fn ports(h: &mut Hardening) {
     if !exposed.is_empty() {
         h.config.exposed_ports = Some(exposed);
     }
+    h.hc.port_bindings = Some(bindings.clone());
     if !bindings.is_empty() {
         let shown: Vec<String> = req
             .publish
@@ -163,7 +164,6 @@ fn ports(h: &mut Hardening) {
             })
             .collect();
         h.decide("published ports", shown.join(", "), Hardening::flag("-p"));
-        h.hc.port_bindings = Some(bindings);
     }
     if req.publish_all {
         h.hc.publish_all_ports = Some(true);

@@ -285,11 +285,10 @@ fn api_mount(m: &MountSpec) -> Mount {
     .then(|| MountVolumeOptions {
         no_copy: m.volume_no_copy.then_some(true),
         labels: (!m.volume_labels.is_empty()).then(|| m.volume_labels.iter().cloned().collect()),
-        driver_config: (m.volume_driver.is_some() || !m.volume_options.is_empty()).then(|| {
-            MountVolumeOptionsDriverConfig {
-                name: m.volume_driver.clone(),
-                options: (!m.volume_options.is_empty()).then(|| m.volume_options.iter().cloned().collect()),
-            }
+        // The docker CLI always sends a driver config with volume options.
+        driver_config: Some(MountVolumeOptionsDriverConfig {
+            name: m.volume_driver.clone(),
+            options: (!m.volume_options.is_empty()).then(|| m.volume_options.iter().cloned().collect()),
         }),
         subpath: m.volume_subpath.clone(),
     });

@@ -1,0 +1,199 @@
+//! Everything that talks to the Docker Engine: connecting, facts about the daemon and
+//! its objects, pulling, and the container lifecycle. The rest of hardrun never sees the
+//! transport; it hands a `Plan` in and gets exit codes and facts out.
+
+pub mod attach;
+pub mod auth;
+pub mod endpoint;
+pub mod lifecycle;
+pub mod pull;
+pub mod raw;
+pub mod terminal;
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use bollard::errors::Error as BollardError;
+use bollard::{ClientVersion, Docker};
+
+pub use endpoint::Endpoint;
+
+use crate::policy::{ImageFacts, MountFacts, VolumeFacts};
+
+/// The oldest Engine API hardrun speaks (Docker 20.10).
+pub const MIN_API: (u32, u32) = (1, 41);
+/// The newest hardrun asks for (bollard's models).
+pub const MAX_API: (u32, u32) = (1, 53);
+/// How long connecting may take before hardrun gives up on the daemon.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Per-request limit once connected (streams such as wait and attach are not bound by it).
+const REQUEST_TIMEOUT_SECS: u64 = 300;
+
+/// A connected daemon with a negotiated API version.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) docker: Docker,
+    pub endpoint: Endpoint,
+    pub api: (u32, u32),
+    pub server_version: String,
+}
+
+/// What the daemon says about itself that matters to hardening.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaemonFacts {
+    pub apparmor: bool,
+    pub seccomp: bool,
+    pub selinux: bool,
+    pub userns: bool,
+    pub rootless: bool,
+    pub cgroup_version: String,
+    pub live_restore: bool,
+    pub default_runtime: String,
+    pub security_options: Vec<String>,
+}
+
+fn client(endpoint: &Endpoint, api: (u32, u32)) -> Result<Docker, BollardError> {
+    let version = ClientVersion { major_version: api.0 as usize, minor_version: api.1 as usize };
+    match (&endpoint.tls, endpoint.host.strip_prefix("unix://")) {
+        (_, Some(path)) => Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, &version),
+        (Some(tls), None) => {
+            Docker::connect_with_ssl(&endpoint.host, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, &version)
+        }
+        (None, None) => Docker::connect_with_http(&endpoint.host, REQUEST_TIMEOUT_SECS, &version),
+    }
+}
+
+/// One line for a daemon error, as docker prints it.
+pub fn describe(e: &BollardError) -> String {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => format!("Error response from daemon: {message}"),
+        BollardError::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn status_of(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn parse_api(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+impl Engine {
+    /// Connects and negotiates the API version: asks at the oldest version hardrun
+    /// supports (every daemon answers it), then uses the daemon's own, up to hardrun's.
+    pub async fn connect(endpoint: Endpoint) -> Result<Engine> {
+        let unreachable = |why: String| {
+            anyhow!(
+                "cannot reach the Docker daemon at {} (from {}): {why}; check that dockerd is running and that \
+                 you may use its socket (docker group or sudo), or point DOCKER_HOST/-H at it",
+                endpoint.host,
+                endpoint.origin
+            )
+        };
+        if let Some(path) = endpoint.host.strip_prefix("unix://")
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(unreachable(format!("{path} does not exist")));
+        }
+        let probe = client(&endpoint, MIN_API).map_err(|e| unreachable(e.to_string()))?;
+        let version = match tokio::time::timeout(CONNECT_TIMEOUT, probe.version()).await {
+            Err(_) => return Err(unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))),
+            Ok(Err(e)) => {
+                let text = describe(&e);
+                if text.contains("too new") {
+                    bail!(
+                        "the daemon at {} is older than Engine API {}.{}, the oldest hardrun supports: {text}",
+                        endpoint.host,
+                        MIN_API.0,
+                        MIN_API.1
+                    );
+                }
+                return Err(unreachable(text));
+            }
+            Ok(Ok(v)) => v,
+        };
+        let server_api = version.api_version.as_deref().and_then(parse_api).unwrap_or(MIN_API);
+        let api = server_api.min(MAX_API);
+        let docker =
+            if api == MIN_API { probe } else { client(&endpoint, api).map_err(|e| unreachable(e.to_string()))? };
+        Ok(Engine { docker, endpoint, api, server_version: version.version.unwrap_or_default() })
+    }
+
+    pub fn api_at_least(&self, major: u32, minor: u32) -> bool {
+        self.api >= (major, minor)
+    }
+
+    pub async fn daemon_facts(&self) -> Result<DaemonFacts> {
+        let info = self.docker.info().await.map_err(|e| anyhow!(describe(&e))).context("reading the daemon's info")?;
+        let opts = info.security_options.clone().unwrap_or_default();
+        let has = |name: &str| opts.iter().any(|o| o.split(',').any(|kv| kv == format!("name={name}")));
+        Ok(DaemonFacts {
+            apparmor: has("apparmor"),
+            seccomp: has("seccomp"),
+            selinux: has("selinux"),
+            userns: has("userns"),
+            rootless: has("rootless"),
+            cgroup_version: info.cgroup_version.map(|v| v.to_string()).unwrap_or_default(),
+            live_restore: info.live_restore_enabled.unwrap_or(false),
+            default_runtime: info.default_runtime.unwrap_or_default(),
+            security_options: opts,
+        })
+    }
+
+    /// The image's facts, or `None` when it is not local.
+    pub async fn image(&self, reference: &str) -> Result<Option<ImageFacts>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(img) => Ok(Some(ImageFacts {
+                user: img.config.and_then(|c| c.user).unwrap_or_default(),
+                id: img.id.unwrap_or_default(),
+                repo_digests: img.repo_digests.unwrap_or_default(),
+            })),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(anyhow!(describe(&e))),
+        }
+    }
+
+    pub async fn volume(&self, name: &str) -> Result<Option<VolumeFacts>> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) => Ok(Some(VolumeFacts { driver: v.driver, options: v.options.into_iter().collect() })),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(anyhow!(describe(&e))),
+        }
+    }
+
+    /// The mounts of a container (for `--volumes-from`), or `None` when it does not exist.
+    pub async fn container_mounts(&self, name: &str) -> Result<Option<Vec<MountFacts>>> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(c) => Ok(Some(
+                c.mounts
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| MountFacts {
+                        kind: m.typ.map(|t| t.to_string()).unwrap_or_default(),
+                        source: m.source.unwrap_or_default(),
+                        name: m.name,
+                        destination: m.destination.unwrap_or_default(),
+                    })
+                    .collect(),
+            )),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(anyhow!(describe(&e))),
+        }
+    }
+
+    /// Removes a container, whatever its state; a container already gone is fine.
+    pub async fn remove(&self, id: &str) -> Result<()> {
+        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        match self.docker.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(status_of(&e), Some(404) | Some(409)) => Ok(()),
+            Err(e) => Err(anyhow!(describe(&e))),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Pulling an image with docker-like progress: one bar per layer (bytes and speed) when
+//! stderr is a terminal, one plain line per finished layer otherwise, nothing with -q.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Result, anyhow};
+use futures_util::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Engine, describe};
+use crate::image::ImageRef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Bars,
+    Lines,
+    Quiet,
+}
+
+impl Progress {
+    /// Bars only on a terminal; plain lines otherwise; nothing when quiet.
+    pub fn for_stderr(quiet: bool) -> Progress {
+        if quiet {
+            Progress::Quiet
+        } else if std::io::stderr().is_terminal() && std::env::var_os("TERM").is_some_and(|t| t != "dumb") {
+            Progress::Bars
+        } else {
+            Progress::Lines
+        }
+    }
+}
+
+impl Engine {
+    /// Pulls `image` (for `platform`, if given). Errors name the reference and the reason.
+    pub async fn pull(&self, image: &ImageRef, platform: Option<&str>, progress: Progress) -> Result<()> {
+        let reference = image.familiar();
+        let (from_image, tag) = match (&image.digest, &image.tag) {
+            (Some(d), _) => (format!("{}@{d}", image.repository()), None),
+            (None, t) => (image.repository(), Some(t.clone().unwrap_or_else(|| "latest".into()))),
+        };
+        let opts = bollard::query_parameters::CreateImageOptions {
+            from_image: Some(from_image),
+            tag,
+            platform: platform.unwrap_or_default().to_string(),
+            ..Default::default()
+        };
+        let config_dir = super::endpoint::config_dir(&crate::command::env);
+        let creds = super::auth::credentials(&config_dir, image);
+        let mut stream = self.docker.create_image(Some(opts), None, creds);
+        let mut view = View::new(progress);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| anyhow!("pulling {reference} failed: {}", describe(&e)))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(anyhow!("pulling {reference} failed: {err}"));
+            }
+            let status = info.status.unwrap_or_default();
+            let detail = info.progress_detail.unwrap_or_default();
+            view.update(info.id.as_deref(), &status, detail.current, detail.total);
+        }
+        view.finish();
+        Ok(())
+    }
+}
+
+/// Renders pull events.
+struct View {
+    mode: Progress,
+    multi: Option<MultiProgress>,
+    bars: HashMap<String, ProgressBar>,
+}
+
+impl View {
+    fn new(mode: Progress) -> View {
+        let multi = (mode == Progress::Bars).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        View { mode, multi, bars: HashMap::new() }
+    }
+
+    fn update(&mut self, id: Option<&str>, status: &str, current: Option<i64>, total: Option<i64>) {
+        match (self.mode, id) {
+            (Progress::Quiet, _) => {}
+            (Progress::Lines, Some(id)) => {
+                // One line per layer when it is done, so logs stay short.
+                if matches!(status, "Pull complete" | "Already exists") {
+                    let _ = writeln!(std::io::stderr(), "{id}: {status}");
+                }
+            }
+            (Progress::Lines, None) => {
+                if !status.is_empty() {
+                    let _ = writeln!(std::io::stderr(), "{status}");
+                }
+            }
+            (Progress::Bars, Some(id)) => {
+                let multi = self.multi.as_ref().expect("bars mode has a MultiProgress");
+                let bar = self.bars.entry(id.to_string()).or_insert_with(|| {
+                    let bar = multi.add(ProgressBar::new(0));
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix} {msg:20} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.set_prefix(id.to_string());
+                    bar
+                });
+                if let Some(t) = total.filter(|t| *t > 0) {
+                    bar.set_length(t as u64);
+                }
+                if let Some(c) = current {
+                    bar.set_position(c as u64);
+                }
+                bar.set_message(status.to_string());
+                if matches!(status, "Pull complete" | "Already exists") {
+                    bar.finish();
+                }
+            }
+            (Progress::Bars, None) => {
+                if let Some(m) = &self.multi
+                    && !status.is_empty()
+                {
+                    let _ = m.println(status);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        for bar in self.bars.values() {
+            bar.finish();
+        }
+    }
+}
