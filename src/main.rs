@@ -16,6 +16,7 @@ mod profile;
 mod request;
 mod run_args;
 mod seccomp;
+mod verify;
 
 use std::io::Write;
 
@@ -117,13 +118,14 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Run(cmd) => {
-            let inv = command::run::Invocation::new(
+            let mut inv = command::run::Invocation::new(
                 |cwd| cmd.docker.to_request(cwd, &command::env),
                 &cli.global,
                 cli.quiet,
                 verbosity(cli),
                 false,
             )?;
+            inv.verify = !cmd.verify.no_verify;
             block_on(inv.execute())
         }
         Command::Create(cmd) => {

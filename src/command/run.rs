@@ -26,6 +26,7 @@ pub struct Invocation<'a> {
     pub quiet: bool,
     pub verbose: u8,
     pub create_only: bool,
+    pub verify: bool,
 }
 
 impl<'a> Invocation<'a> {
@@ -39,7 +40,7 @@ impl<'a> Invocation<'a> {
         let cwd = cwd()?;
         let req = to_request(&cwd).map_err(anyhow::Error::msg)?;
         let profile = load_profile(global, &Loader::standard(&cwd, &env))?;
-        Ok(Invocation { req, profile, global, quiet, verbose, create_only })
+        Ok(Invocation { req, profile, global, quiet, verbose, create_only, verify: !create_only })
     }
 
     pub async fn execute(self) -> Result<i32> {
@@ -52,24 +53,31 @@ impl<'a> Invocation<'a> {
 
         let engine = Engine::connect(endpoint).await?;
         self.daemon_facts(&engine, &mut host).await?;
+        let apparmor_on_host = host.apparmor == Some(true);
         let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
         host.image = self.ensure_image(&engine, &image, &mut signals).await?;
         let plan = policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
         self.report(&plan);
         if self.create_only {
             engine.create_only(&plan, &mut signals).await
+        } else if self.verify {
+            let check = Verification { plan: &plan, apparmor_on_host, verbose: self.verbose > 0 && !self.quiet };
+            engine.run(&plan, &mut signals, &check).await
         } else {
-            let check: &dyn AfterStart = &NoCheck;
-            engine.run(&plan, &mut signals, check).await
+            engine.run(&plan, &mut signals, &NoCheck).await
         }
     }
 
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
     async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<()> {
         let facts = engine.daemon_facts().await?;
+        if self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK {
+            host.isolated_network = Some(engine.isolated_network().await?);
+        }
         host.apparmor = Some(facts.apparmor);
         host.userns_remapped = facts.userns || facts.rootless;
         host.api_version = Some(engine.api);
+        host.daemon_asked = true;
         let named = self.req.volumes.iter().filter_map(|v| match &v.source {
             VolumeSource::Named(n) => Some(n.clone()),
             _ => None,
@@ -140,10 +148,65 @@ impl<'a> Invocation<'a> {
         for n in &plan.notices {
             eprintln!("hardrun: note: {n}");
         }
-        if self.verbose > 0 {
+        if self.verbose > 1 {
             for d in &plan.decisions {
                 eprintln!("hardrun: {}: {} ({})", d.control, d.value, d.source);
             }
         }
+    }
+}
+
+/// `--verify`: reads back what the kernel enforces right after start.
+struct Verification<'p> {
+    plan: &'p Plan,
+    apparmor_on_host: bool,
+    verbose: bool,
+}
+
+impl Verification<'_> {
+    async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
+        let (pid, inspected) = engine.verification_facts(id).await?;
+        if pid == 0 {
+            if self.verbose {
+                eprintln!("hardrun: verified: nothing to read, the container already exited");
+            }
+            return Ok(());
+        }
+        let local = engine.endpoint.is_local();
+        // Just after start the runtime may still be setting the process up (seccomp is
+        // applied right before exec): a real difference persists, so read a few times.
+        let mut outcome = Err(Vec::new());
+        for attempt in 0..40 {
+            let observed = if local { crate::verify::read_kernel(pid, id) } else { None };
+            let exited = local && observed.is_none() && attempt > 0;
+            let observed = observed.unwrap_or_else(|| inspected.clone());
+            outcome = crate::verify::compare(&self.plan.expect, &observed, self.apparmor_on_host);
+            if outcome.is_ok() || !observed.kernel || exited {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        match outcome {
+            Ok(line) => {
+                if self.verbose {
+                    eprintln!("hardrun: verified: {line}");
+                }
+                Ok(())
+            }
+            Err(diffs) => Err(anyhow::anyhow!(
+                "the hardening is not in effect, so the container was stopped: {}",
+                diffs.join("; ")
+            )),
+        }
+    }
+}
+
+impl AfterStart for Verification<'_> {
+    fn check<'a>(
+        &'a self,
+        engine: &'a Engine,
+        id: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
+        Box::pin(self.verify(engine, id))
     }
 }

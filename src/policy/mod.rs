@@ -24,6 +24,7 @@ use crate::plan::{Decision, Expectation, Lifecycle, Plan, SeccompSource, Source}
 use crate::profile::Profile;
 use crate::request::RunRequest;
 pub use intent::PROFILE_LABEL;
+pub use network::ISOLATED as ISOLATED_NETWORK;
 pub use refusal::Refusal;
 
 /// A named volume as the daemon reports it.
@@ -76,6 +77,9 @@ pub struct Host {
     pub files: BTreeMap<PathBuf, String>,
     /// hardrun's own isolated network, when the engine created or found it.
     pub isolated_network: Option<String>,
+    /// Whether the daemon's facts (volumes, containers) were gathered; before that, rules
+    /// that need them wait instead of refusing.
+    pub daemon_asked: bool,
     /// The daemon's API version (major, minor), when known.
     pub api_version: Option<(u32, u32)>,
 }

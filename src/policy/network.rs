@@ -8,6 +8,9 @@ use bollard::models::{EndpointIpamConfig, EndpointSettings, NetworkingConfig, Po
 use super::{Hardening, Refusal};
 use crate::request::{NetworkAttachment, NetworkMode};
 
+/// The profile's name for hardrun's isolated default network.
+pub const ISOLATED: &str = "hardrun";
+
 pub(super) fn apply(h: &mut Hardening) {
     let allow = &h.profile.network.allow;
     let allows = |kind: &str| allow.iter().any(|a| a == kind);
@@ -62,10 +65,10 @@ fn choose_networks(h: &mut Hardening) {
     let req = h.req;
     let (networks, source) = if req.networks.is_empty() {
         let default = h.profile.network.default.clone();
-        // `hardrun` names hardrun's own isolated bridge, created by the engine.
+        // `hardrun` names hardrun's own isolated bridge; the engine finds or creates it
+        // and passes its ID (a plan made without the daemon shows the name).
         let name = match (default.as_str(), &h.host.isolated_network) {
-            ("hardrun", Some(net)) => net.clone(),
-            ("hardrun", None) => "bridge".into(),
+            (ISOLATED, Some(id)) => id.clone(),
             (other, _) => other.to_string(),
         };
         (vec![NetworkAttachment { name, ..Default::default() }], h.from_profile("network.default"))
@@ -74,7 +77,12 @@ fn choose_networks(h: &mut Hardening) {
         (req.networks.clone(), Hardening::flag(format!("--network {}", names.join(","))))
     };
     let shown: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
-    h.decide("network", shown.join(", "), source);
+    let shown = if req.networks.is_empty() && h.profile.network.default == ISOLATED {
+        "hardrun (its own bridge, no traffic between containers)".to_string()
+    } else {
+        shown.join(", ")
+    };
+    h.decide("network", shown, source);
     let primary = &networks[0];
     // Docker's name for the daemon's default network is "default" when none is given.
     let mode =

@@ -325,6 +325,9 @@ fn volumes_from(h: &mut Hardening) {
             continue;
         }
         let Some(mounts) = h.host.containers.get(name).cloned() else {
+            if !h.host.daemon_asked {
+                continue;
+            }
             h.refuse(Refusal::never(
                 asked,
                 format!("container {name}'s mounts could not be inspected, so what they expose cannot be judged"),

@@ -9,7 +9,7 @@ fn profile(name: &str) -> Profile {
 }
 
 fn host() -> Host {
-    Host { cwd: "/home/dev/project".into(), apparmor: Some(false), ..Host::default() }
+    Host { cwd: "/home/dev/project".into(), apparmor: Some(false), daemon_asked: true, ..Host::default() }
 }
 
 fn plan_with(args: &[&str], profile: &Profile, host: &Host) -> Result<Plan, Vec<Refusal>> {
@@ -327,7 +327,14 @@ fn cpu_quota_form_respects_the_ceiling() {
 #[test]
 fn networks() {
     let p = plan(&["img:1"]);
-    assert_eq!(hc(&p).network_mode.as_deref(), Some("default"));
+    assert_eq!(hc(&p).network_mode.as_deref(), Some("hardrun"), "the isolated network by name without a daemon");
+    let with_net = Host { isolated_network: Some("0123abcd".into()), ..host() };
+    let p = plan_with(&["img:1"], &profile("default"), &with_net).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some("0123abcd"), "and by ID once the engine found it");
+    let mut bridge_default = profile("default");
+    bridge_default.network.default = "bridge".into();
+    let p = plan_with(&["img:1"], &bridge_default, &host()).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some("default"), "docker's own spelling of its default bridge");
     let p = plan(&["--network", "backend", "--network-alias", "api", "img:1"]);
     assert_eq!(hc(&p).network_mode.as_deref(), Some("backend"));
     let eps = p.create.networking_config.unwrap().endpoints_config.unwrap();

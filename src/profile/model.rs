@@ -345,7 +345,7 @@ pub fn resolve(
             ));
         }
     }
-    let default = net.default.unwrap_or_else(|| "bridge".into());
+    let default = net.default.unwrap_or_else(|| "hardrun".into());
     let network = Network { default, allow, publish: net.publish.unwrap_or(true) };
     if network.default == "host" || network.default.starts_with("container:") {
         return Err(invalid("network.default", &network.default, "shares a namespace; never allowed"));

@@ -1,0 +1,82 @@
+//! hardrun's isolated default network: a bridge of its own, created on first use and
+//! labelled as hardrun's, with inter-container traffic disabled, so a compromised
+//! container cannot reach its neighbours the way it could on docker0.
+
+use std::collections::HashMap;
+
+use anyhow::{Result, anyhow};
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::ListNetworksOptionsBuilder;
+
+use super::{Engine, describe, status_of};
+
+pub const NAME: &str = "hardrun";
+pub const LABEL: &str = "org.hardrun.network";
+const NO_ICC: &str = "com.docker.network.bridge.enable_icc";
+
+impl Engine {
+    /// The ID of hardrun's network, created when missing.
+    pub async fn isolated_network(&self) -> Result<String> {
+        if let Some(id) = self.oldest_isolated().await? {
+            return Ok(id);
+        }
+        let req = NetworkCreateRequest {
+            name: NAME.into(),
+            driver: Some("bridge".into()),
+            labels: Some(HashMap::from([(LABEL.to_string(), "isolated".to_string())])),
+            options: Some(HashMap::from([(NO_ICC.to_string(), "false".to_string())])),
+            ..Default::default()
+        };
+        let created = match self.docker.create_network(req).await {
+            Ok(r) => Some(r.id),
+            // Another hardrun made it meanwhile (newer daemons refuse duplicates).
+            Err(e) if status_of(&e) == Some(409) => None,
+            Err(e) => return Err(anyhow!("creating hardrun's network: {}", describe(&e))),
+        };
+        // Older daemons accept duplicate names: when several hardrun processes raced, all
+        // settle on the oldest and the others remove their own copy.
+        let chosen =
+            self.oldest_isolated().await?.ok_or_else(|| anyhow!("hardrun's network vanished after creation"))?;
+        if let Some(mine) = created
+            && mine != chosen
+        {
+            let _ = self.docker.remove_network(&mine).await;
+        }
+        Ok(chosen)
+    }
+
+    async fn oldest_isolated(&self) -> Result<Option<String>> {
+        let filters = HashMap::from([
+            ("name".to_string(), vec![NAME.to_string()]),
+            ("label".to_string(), vec![LABEL.to_string()]),
+        ]);
+        let opts = ListNetworksOptionsBuilder::new().filters(&filters).build();
+        let mut nets = self.docker.list_networks(Some(opts)).await.map_err(|e| anyhow!(describe(&e)))?;
+        // The name filter matches substrings; keep the exact name.
+        nets.retain(|n| n.name.as_deref() == Some(NAME));
+        nets.sort_by_key(|n| (created_key(n.created.as_deref().unwrap_or_default()), n.id.clone()));
+        Ok(nets.into_iter().next().and_then(|n| n.id))
+    }
+}
+
+/// A sortable form of an RFC 3339 time whose fraction Go trims (`.5Z` after `.45Z`).
+fn created_key(t: &str) -> String {
+    match t.split_once('.') {
+        Some((whole, rest)) => {
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            format!("{whole}.{digits:0<9}{}", &rest[digits.len()..])
+        }
+        None => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::created_key;
+
+    #[test]
+    fn creation_times_sort_by_value() {
+        assert!(created_key("2026-11-28T10:00:00.45Z") < created_key("2026-11-28T10:00:00.5Z"));
+        assert!(created_key("2026-11-28T10:00:00Z") < created_key("2026-11-28T10:00:01.1Z"));
+    }
+}

@@ -1,0 +1,184 @@
+//! The hardening as the kernel and the network enforce it: verification after start,
+//! hardrun's isolated default network, and the refusal paths that need a daemon.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Scope, daemon, docker, hardrun, inspect};
+
+#[test]
+fn verbose_runs_print_what_was_verified() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    hardrun(["-v", "run", "--rm", "-l", &s.label, &d.image, "sleep", "0.2"])
+        .run()
+        .success()
+        .stderr_has("verified: caps none, no-new-privileges, seccomp filter, uid 65532, read-only root");
+}
+
+#[test]
+fn a_user_name_that_is_root_in_the_image_is_caught_and_removed() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    // An image whose /etc/passwd gives the name "svc" uid 0: only the kernel tells.
+    let builder = s.name("builder");
+    let image = format!("hardrun-test/rootalias:{}", s.name("t"));
+    docker([
+        "run",
+        "--name",
+        &builder,
+        "-l",
+        &s.label,
+        &d.image_root,
+        "sh",
+        "-c",
+        "echo svc:x:0:0::/:/bin/sh >> /etc/passwd",
+    ]);
+    docker(["commit", &builder, &image]);
+    let o = hardrun(["-q", "run", "--rm", "-l", &s.label, "--user", "svc", &image, "sleep", "5"]).run();
+    let _ = Command::new("docker").args(["image", "rm", "-f", &image]).output();
+    let o = o.fails().stderr_has("the hardening is not in effect").stderr_has("uid 0");
+    assert!(o.elapsed < Duration::from_secs(5), "stopped at once, not after the command");
+    let left: Vec<String> = s.containers().into_iter().filter(|id| !id.is_empty()).collect();
+    assert_eq!(left.len(), 1, "only the builder container remains: {left:?}");
+}
+
+#[test]
+fn no_verify_skips_the_check() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    hardrun(["-v", "run", "--rm", "--no-verify", "-l", &s.label, &d.image, "true"])
+        .run()
+        .success()
+        .stderr_lacks("verified:");
+}
+
+fn ip_of(id: &str) -> String {
+    let v = inspect(id);
+    let nets = v["NetworkSettings"]["Networks"].as_object().unwrap();
+    nets.values().next().unwrap()["IPAddress"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_default_network_isolates_containers_from_each_other() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let server =
+        hardrun(["-q", "run", "-d", "-l", &s.label, &d.image, "sh", "-c", "while :; do echo hi | nc -l -p 8080; done"])
+            .run()
+            .success()
+            .stdout()
+            .trim()
+            .to_string();
+    let v = inspect(&server);
+    assert_eq!(v["HostConfig"]["NetworkMode"].as_str().unwrap().len(), 64, "joined by ID");
+    let net = v["NetworkSettings"]["Networks"].as_object().unwrap().keys().next().unwrap().clone();
+    assert_eq!(net, "hardrun");
+    let ip = ip_of(&server);
+    // A neighbour on the same network cannot reach it...
+    hardrun(["-q", "run", "--rm", "-l", &s.label, &d.image, "sh", "-c", &format!("nc -w 2 {ip} 8080 </dev/null")])
+        .run()
+        .stdout_is("");
+    // ...while on a user network that allows it, the same connection works (the control).
+    let open = s.name("open");
+    docker(["network", "create", "--label", &s.label, &open]);
+    docker(["network", "connect", &open, &server]);
+    let open_ip = inspect(&server)["NetworkSettings"]["Networks"][&open]["IPAddress"].as_str().unwrap().to_string();
+    let o = hardrun([
+        "-q",
+        "run",
+        "--rm",
+        "--network",
+        &open,
+        "-l",
+        &s.label,
+        &d.image,
+        "sh",
+        "-c",
+        &format!("nc -w 2 {open_ip} 8080 </dev/null"),
+    ])
+    .run();
+    drop(s);
+    let _ = Command::new("docker").args(["network", "rm", &open]).output();
+    assert_eq!(o.stdout(), "hi\n");
+}
+
+#[test]
+fn publishing_still_works_on_the_isolated_network() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    hardrun([
+        "-q",
+        "run",
+        "-d",
+        "-l",
+        &s.label,
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        &d.image,
+        "sh",
+        "-c",
+        "while :; do echo published | nc -l -p 8080; done",
+    ])
+    .run()
+    .success();
+    let mut got = String::new();
+    for _ in 0..50 {
+        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = c.write_all(b"");
+            let _ = c.read_to_string(&mut got);
+            if !got.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got, "published\n");
+}
+
+#[test]
+fn none_and_bridge_networks_keep_working() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    hardrun(["-q", "run", "--rm", "--network", "none", "-l", &s.label, &d.image, "sh", "-c", "ls /sys/class/net"])
+        .run()
+        .success()
+        .stdout_is("lo\n");
+    let id =
+        hardrun(["-q", "create", "--network", "bridge", "-l", &s.label, &d.image, "true"]).run().success().stdout();
+    assert_eq!(inspect(id.trim())["HostConfig"]["NetworkMode"], "bridge");
+}
+
+#[test]
+fn volumes_whose_options_are_binds_are_refused_once_the_daemon_is_asked() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let vol = s.name("sneaky");
+    docker(["volume", "create", "--label", &s.label, "-o", "type=none", "-o", "o=bind", "-o", "device=/etc", &vol]);
+    let o = hardrun(["-q", "run", "--rm", "-l", &s.label, "-v", &format!("{vol}:/x"), &d.image, "true"]).run();
+    let _ = Command::new("docker").args(["volume", "rm", "-f", &vol]).output();
+    o.fails().stderr_has("/etc");
+}
+
+#[test]
+fn volumes_from_is_judged_by_what_it_brings() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let donor = s.name("donor");
+    docker(["create", "--name", &donor, "-l", &s.label, "-v", "/etc:/host-etc:ro", &d.image, "true"]);
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join(".hardrun/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(profiles.join("share.yaml"), "extends: default\nallow_flags: [volumes-from]\n").unwrap();
+    hardrun(["-q", "run", "--rm", "--profile", "share", "--volumes-from", &donor, &d.image, "true"])
+        .current_dir(dir.path())
+        .run()
+        .fails()
+        .stderr_has("/etc");
+}
