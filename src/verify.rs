@@ -57,6 +57,51 @@ pub fn root_read_only(mountinfo: &str) -> Option<bool> {
         .last()
 }
 
+/// Where the container's cgroup lives, for the usual drivers (cgroupfs, systemd) on
+/// cgroup v1 and v2.
+fn cgroup_dirs(container_id: &str) -> [String; 6] {
+    [
+        format!("/sys/fs/cgroup/pids/docker/{container_id}"),
+        format!("/sys/fs/cgroup/pids/system.slice/docker-{container_id}.scope"),
+        format!("/sys/fs/cgroup/system.slice/docker-{container_id}.scope"),
+        format!("/sys/fs/cgroup/docker/{container_id}"),
+        format!("/sys/fs/cgroup/memory/docker/{container_id}"),
+        format!("/sys/fs/cgroup/unified/docker/{container_id}"),
+    ]
+}
+
+/// What the local kernel says about the container's processes, without asking the
+/// daemon (whose inspect waits while a container is exiting).
+pub enum Local {
+    /// The container's PID 1 (in its own namespace).
+    Pid(i64),
+    /// The container's cgroup exists but holds no process: it already exited.
+    Exited,
+    /// No cgroup found here (remote daemon, other driver layout).
+    Unknown,
+}
+
+pub fn local_init(container_id: &str) -> Local {
+    for dir in cgroup_dirs(container_id) {
+        let Ok(procs) = std::fs::read_to_string(Path::new(&dir).join("cgroup.procs")) else { continue };
+        let pids: Vec<i64> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if pids.is_empty() {
+            return Local::Exited;
+        }
+        // The container's init is PID 1 in its namespace: the last NSpid entry.
+        let init = pids.iter().copied().find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines().find(|l| l.starts_with("NSpid:")).map(|l| l.split_whitespace().last() == Some("1"))
+                })
+                .unwrap_or(false)
+        });
+        return init.map_or(Local::Exited, Local::Pid);
+    }
+    Local::Unknown
+}
+
 /// Reads the kernel's view of `pid`, provided it is the container's process: its
 /// cgroup names the container (so a PID from another PID namespace is never misread).
 pub fn read_kernel(pid: i64, container_id: &str) -> Option<Observed> {

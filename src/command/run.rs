@@ -70,10 +70,17 @@ impl<'a> Invocation<'a> {
 
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
     async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<()> {
-        let facts = engine.daemon_facts().await?;
-        if self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK {
-            host.isolated_network = Some(engine.isolated_network().await?);
-        }
+        let wants_network =
+            self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK;
+        let network = async {
+            match wants_network {
+                true => engine.isolated_network().await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (facts, network) = tokio::join!(engine.daemon_facts(), network);
+        let facts = facts?;
+        host.isolated_network = network?;
         host.apparmor = Some(facts.apparmor);
         host.userns_remapped = facts.userns || facts.rootless;
         host.api_version = Some(engine.api);
@@ -165,27 +172,36 @@ struct Verification<'p> {
 
 impl Verification<'_> {
     async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
-        let (pid, inspected) = engine.verification_facts(id).await?;
-        if pid == 0 {
-            if self.verbose {
-                eprintln!("hardrun: verified: nothing to read, the container already exited");
+        use crate::verify::{Local, compare, local_init, read_kernel};
+        let local = if engine.endpoint.is_local() { local_init(id) } else { Local::Unknown };
+        let outcome = match local {
+            Local::Exited => Ok("nothing to read, the container already exited".to_string()),
+            Local::Pid(pid) => {
+                // Just after start the runtime may still be setting the process up
+                // (seccomp comes right before exec): a real difference persists.
+                let mut outcome = Ok(String::new());
+                for _ in 0..40 {
+                    let Some(observed) = read_kernel(pid, id) else {
+                        outcome = Ok("nothing to read, the container already exited".to_string());
+                        break;
+                    };
+                    outcome = compare(&self.plan.expect, &observed, self.apparmor_on_host);
+                    if outcome.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                outcome
             }
-            return Ok(());
-        }
-        let local = engine.endpoint.is_local();
-        // Just after start the runtime may still be setting the process up (seccomp is
-        // applied right before exec): a real difference persists, so read a few times.
-        let mut outcome = Err(Vec::new());
-        for attempt in 0..40 {
-            let observed = if local { crate::verify::read_kernel(pid, id) } else { None };
-            let exited = local && observed.is_none() && attempt > 0;
-            let observed = observed.unwrap_or_else(|| inspected.clone());
-            outcome = crate::verify::compare(&self.plan.expect, &observed, self.apparmor_on_host);
-            if outcome.is_ok() || !observed.kernel || exited {
-                break;
+            Local::Unknown => {
+                let (pid, inspected) = engine.verification_facts(id).await?;
+                match (pid, read_kernel(pid, id)) {
+                    (0, _) => Ok("nothing to read, the container already exited".to_string()),
+                    (_, Some(observed)) => compare(&self.plan.expect, &observed, self.apparmor_on_host),
+                    (_, None) => compare(&self.plan.expect, &inspected, self.apparmor_on_host),
+                }
             }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        };
         match outcome {
             Ok(line) => {
                 if self.verbose {

@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod auth;
+pub mod cache;
 pub mod endpoint;
 pub mod lifecycle;
 pub mod network;
@@ -34,13 +35,15 @@ const REQUEST_TIMEOUT_SECS: u64 = 300;
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) docker: Docker,
+    /// The daemon's facts when a cache entry supplied them.
+    cached: Option<DaemonFacts>,
     pub endpoint: Endpoint,
     pub api: (u32, u32),
     pub server_version: String,
 }
 
 /// What the daemon says about itself that matters to hardening.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DaemonFacts {
     pub apparmor: bool,
     pub seccomp: bool,
@@ -97,10 +100,24 @@ impl Engine {
                 endpoint.origin
             )
         };
-        if let Some(path) = endpoint.host.strip_prefix("unix://")
-            && !std::path::Path::new(path).exists()
-        {
-            return Err(unreachable(format!("{path} does not exist")));
+        if let Some(path) = endpoint.host.strip_prefix("unix://") {
+            if !std::path::Path::new(path).exists() {
+                return Err(unreachable(format!("{path} does not exist")));
+            }
+            if let Some(entry) = cache::load(&endpoint) {
+                // A stale socket of a stopped daemon refuses connections: check it listens.
+                if let Err(e) = std::os::unix::net::UnixStream::connect(path) {
+                    return Err(unreachable(e.to_string()));
+                }
+                let docker = client(&endpoint, entry.api).map_err(|e| unreachable(e.to_string()))?;
+                return Ok(Engine {
+                    docker,
+                    endpoint,
+                    api: entry.api,
+                    server_version: entry.server_version,
+                    cached: Some(entry.facts),
+                });
+            }
         }
         let probe = client(&endpoint, MIN_API).map_err(|e| unreachable(e.to_string()))?;
         let version = match tokio::time::timeout(CONNECT_TIMEOUT, probe.version()).await {
@@ -123,14 +140,24 @@ impl Engine {
         let api = server_api.min(MAX_API);
         let docker =
             if api == MIN_API { probe } else { client(&endpoint, api).map_err(|e| unreachable(e.to_string()))? };
-        Ok(Engine { docker, endpoint, api, server_version: version.version.unwrap_or_default() })
+        Ok(Engine { docker, endpoint, api, server_version: version.version.unwrap_or_default(), cached: None })
     }
 
     pub fn api_at_least(&self, major: u32, minor: u32) -> bool {
         self.api >= (major, minor)
     }
 
+    /// The daemon's security-relevant facts (cached per local daemon).
     pub async fn daemon_facts(&self) -> Result<DaemonFacts> {
+        if let Some(f) = &self.cached {
+            return Ok(f.clone());
+        }
+        let facts = self.ask_daemon_facts().await?;
+        cache::store(&self.endpoint, self.api, &self.server_version, &facts);
+        Ok(facts)
+    }
+
+    async fn ask_daemon_facts(&self) -> Result<DaemonFacts> {
         let info = self.docker.info().await.map_err(|e| anyhow!(describe(&e))).context("reading the daemon's info")?;
         let opts = info.security_options.clone().unwrap_or_default();
         let has = |name: &str| opts.iter().any(|o| o.split(',').any(|kv| kv == format!("name={name}")));

@@ -48,6 +48,13 @@ pub(super) fn apply(h: &mut Hardening) {
             "image.registries",
         ));
     }
+    if h.req.disable_content_trust == Some(false) {
+        h.refuse(Refusal::never(
+            "--disable-content-trust=false",
+            "hardrun does not verify Docker Content Trust signatures, so it cannot promise what was asked",
+            "pin images by digest instead (profile image.require_digest, `hardrun plan --pin`)",
+        ));
+    }
     let source = h.from_profile("image.tags");
     h.decide("image", image.familiar(), source);
     h.config.image = Some(h.req.image.clone());

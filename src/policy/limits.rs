@@ -79,6 +79,17 @@ fn swap(h: &mut Hardening, memory: i64) {
             h.refuse(unlimited("--memory-swap -1".into(), "swap", "resources.swap.max"));
             return;
         }
+        Some(s) if s < memory => {
+            h.refuse(Refusal::never(
+                format!("--memory-swap {}", format_bytes(s)),
+                format!(
+                    "it counts memory plus swap, so it cannot be below the memory limit ({})",
+                    format_bytes(memory)
+                ),
+                "leave --memory-swap out (swap equal to memory: no swap), or raise it with --memory",
+            ));
+            return;
+        }
         Some(s) if max != UNLIMITED && s - memory > max => {
             let allowed = if max == 0 { "none".into() } else { format_bytes(max) };
             h.refuse(Refusal::unless(

@@ -12,6 +12,8 @@ mod refusal;
 mod storage;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};

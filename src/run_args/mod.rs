@@ -257,3 +257,46 @@ mod tests {
         assert!(cmd.try_get_matches_from(["--rm", "img:1"]).is_ok());
     }
 }
+
+/// docs/flags.md, generated from the flag table (a test keeps the file in step).
+pub fn flags_markdown() -> String {
+    let mut out = String::from(
+        "# docker-run flags in hardrun\n\n\
+         Generated from the flag table in `src/run_args/defs/` (`HARDRUN_UPDATE_DOCS=1 cargo test flags_doc` \
+         rewrites it). hardrun parses each flag as the docker CLI does; whether a value is allowed is the \
+         hardening profile's decision (docs/profiles.md). A flag not listed here is an error, never passed on.\n",
+    );
+    let mut section = None;
+    for f in defs::all() {
+        if section != Some(f.section) {
+            section = Some(f.section);
+            out += &format!("\n## {}\n\n| flag | value | meaning |\n|---|---|---|\n", f.section.heading());
+        }
+        let mut names = f.display_name();
+        for a in f.aliases {
+            names += &format!(", --{a}");
+        }
+        let value = match f.arity {
+            Arity::Switch => "`[=BOOL]`".to_string(),
+            Arity::One => format!("`{}`", f.value_name),
+            Arity::Many => format!("`{}` (repeatable)", f.value_name),
+        };
+        let run_only = if f.run_only { " (run only)" } else { "" };
+        out += &format!("| `{names}` | {} | {}{run_only} |\n", value.replace('|', "\\|"), f.help.replace('|', "\\|"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod flags_doc {
+    #[test]
+    fn flags_doc_is_in_step_with_the_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/flags.md");
+        let want = super::flags_markdown();
+        if std::env::var("HARDRUN_UPDATE_DOCS").is_ok() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(have == want, "docs/flags.md is stale: run HARDRUN_UPDATE_DOCS=1 cargo test flags_doc");
+    }
+}
