@@ -56,12 +56,6 @@ fn parse_profiles(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `name` is loaded. False also when the list cannot be read (no
-/// AppArmor, or not root): use [`loaded_profiles`] to tell those apart.
-pub fn is_loaded(name: &str) -> bool {
-    loaded_profiles().is_ok_and(|names| names.iter().any(|n| n == name))
-}
-
 /// `apparmor_parser` from PATH, else /sbin or /usr/sbin, which are often not
 /// on an ordinary user's PATH.
 pub fn parser_path() -> Option<PathBuf> {

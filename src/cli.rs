@@ -79,10 +79,10 @@ pub enum Command {
     /// List, show and validate hardening profiles
     #[command(subcommand)]
     Profile(ProfileCommand),
-    /// Print a bundled seccomp profile (JSON)
+    /// Export, list and check seccomp profiles (JSON)
     #[command(subcommand)]
     Seccomp(ExportCommand),
-    /// Print a bundled AppArmor profile
+    /// Export, list and check AppArmor profiles
     #[command(subcommand)]
     Apparmor(ExportCommand),
     /// Print shell completions
@@ -160,4 +160,6 @@ pub enum ExportCommand {
     Export { name: String },
     /// List the bundled profiles
     List,
+    /// Check a profile file you wrote (AppArmor: compiled with apparmor_parser, not loaded)
+    Check { file: PathBuf },
 }

@@ -111,8 +111,12 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Plan(cmd) => command::plan::run(cmd, &cli.global),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
-        Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp"),
-        Command::Apparmor(cmd) => export(cmd, apparmor::BUNDLED, "AppArmor"),
+        Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", &|text| {
+            seccomp::parse(text).and_then(|p| p.validate()).map_err(|e| e.to_string())
+        }),
+        Command::Apparmor(cmd) => {
+            export(cmd, apparmor::BUNDLED, "AppArmor", &|text| apparmor::check_syntax(text).map_err(|e| e.to_string()))
+        }
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut std::io::stdout());
             Ok(0)
@@ -155,8 +159,20 @@ fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> any
     out
 }
 
-fn export(cmd: &ExportCommand, bundled: &[(&str, &str)], what: &str) -> anyhow::Result<i32> {
+/// `hardrun seccomp|apparmor export|list|check`.
+fn export(
+    cmd: &ExportCommand,
+    bundled: &[(&str, &str)],
+    what: &str,
+    check: &dyn Fn(&str) -> Result<(), String>,
+) -> anyhow::Result<i32> {
     match cmd {
+        ExportCommand::Check { file } => {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            check(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            eprintln!("ok: {}", file.display());
+        }
         ExportCommand::List => {
             for (name, _) in bundled {
                 println!("{name}");

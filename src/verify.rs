@@ -54,7 +54,7 @@ pub fn root_read_only(mountinfo: &str) -> Option<bool> {
             let f: Vec<&str> = l.split_whitespace().collect();
             (f.get(4) == Some(&"/")).then(|| f.get(5).is_some_and(|o| o.split(',').any(|x| x == "ro")))
         })
-        .last()
+        .next_back()
 }
 
 /// Where the container's cgroup lives, for the usual drivers (cgroupfs, systemd) on

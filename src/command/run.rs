@@ -82,6 +82,9 @@ impl<'a> Invocation<'a> {
         let facts = facts?;
         host.isolated_network = network?;
         host.apparmor = Some(facts.apparmor);
+        if facts.apparmor {
+            self.ensure_apparmor(engine, host)?;
+        }
         host.userns_remapped = facts.userns || facts.rootless;
         host.api_version = Some(engine.api);
         host.daemon_asked = true;
@@ -105,6 +108,30 @@ impl<'a> Invocation<'a> {
                 }
                 host.containers.insert(name.to_string(), mounts);
             }
+        }
+        Ok(())
+    }
+
+    /// On an AppArmor host the bundled profile must be in the kernel: hardrun loads it when
+    /// it runs as root next to the daemon; otherwise policy refuses with the command.
+    fn ensure_apparmor(&self, engine: &Engine, host: &mut Host) -> Result<()> {
+        let Some(name) = self.profile.apparmor.as_deref().filter(|n| crate::apparmor::bundled(n).is_some()) else {
+            return Ok(());
+        };
+        let Ok(loaded) = crate::apparmor::loaded_profiles() else {
+            // Not readable (not root): the daemon will say if the profile is missing.
+            return Ok(());
+        };
+        if loaded.iter().any(|p| p == name) {
+            return Ok(());
+        }
+        if engine.endpoint.is_local() && effective_uid() == Some(0) {
+            crate::apparmor::load(name)?;
+            if !self.quiet {
+                eprintln!("hardrun: loaded the AppArmor profile {name}");
+            }
+        } else {
+            host.apparmor_unloaded.push(name.to_string());
         }
         Ok(())
     }
@@ -225,4 +252,11 @@ impl AfterStart for Verification<'_> {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
         Box::pin(self.verify(engine, id))
     }
+}
+
+/// hardrun's effective uid, from /proc (no libc binding needed for one number).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }

@@ -134,7 +134,7 @@ fn security(a: &mut Args, hc: &HostConfig, seccomp_file: &str) {
         }
     }
     if let Some(mode) = &hc.cgroupns_mode {
-        a.pair("--cgroupns", &mode.to_string());
+        a.pair("--cgroupns", mode.as_ref());
     }
     a.opt("--ipc", hc.ipc_mode.as_deref());
     a.opt("--runtime", hc.runtime.as_deref());

@@ -5,10 +5,9 @@
 pub mod docker_argv;
 pub mod table;
 
-use bollard::models::{ContainerCreateBody, EndpointSettings};
+use bollard::models::ContainerCreateBody;
 use serde::Serialize;
 
-use crate::capability::Capability;
 use crate::image::ImageRef;
 use crate::request::PullPolicy;
 
@@ -92,9 +91,6 @@ pub struct Plan {
     #[serde(skip)]
     pub image: ImageRef,
     pub create: ContainerCreateBody,
-    /// Networks joined after create (the API takes one network at create before 1.44).
-    #[serde(skip)]
-    pub extra_networks: Vec<(String, EndpointSettings)>,
     pub decisions: Vec<Decision>,
     pub notices: Vec<String>,
     #[serde(skip)]
@@ -115,9 +111,5 @@ impl Plan {
             "decisions": self.decisions,
             "notices": self.notices,
         })
-    }
-
-    pub fn capabilities(&self) -> Vec<Capability> {
-        self.expect.capabilities.iter().filter_map(|c| Capability::parse(c).ok()).collect()
     }
 }

@@ -17,7 +17,7 @@ pub(super) fn apply(h: &mut Hardening) {
             Some((u.clone(), src))
         }
         None => match &h.profile.user.default {
-            DefaultUser::Fixed(u) => Some((u.clone(), h.from_profile("user.default"))),
+            DefaultUser::Fixed(u) => Some((u.clone(), h.profile_source("user.default"))),
             DefaultUser::Image => image_user(h, root_allowed),
         },
     };

@@ -55,7 +55,7 @@ pub(super) fn apply(h: &mut Hardening) {
             "pin images by digest instead (profile image.require_digest, `hardrun plan --pin`)",
         ));
     }
-    let source = h.from_profile("image.tags");
+    let source = h.profile_source("image.tags");
     h.decide("image", image.familiar(), source);
     h.config.image = Some(h.req.image.clone());
     h.image = Some(image);

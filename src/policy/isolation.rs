@@ -125,7 +125,7 @@ fn capabilities(h: &mut Hardening) {
     let mut add: Vec<(Capability, crate::plan::Source)> = Vec::new();
     for cap in &h.profile.capabilities.add {
         if !drops.contains(cap) && !drops.contains(&Capability::All) {
-            add.push((*cap, h.from_profile("capabilities.add")));
+            add.push((*cap, h.profile_source("capabilities.add")));
         }
     }
     for cap in &h.req.cap_add {
@@ -213,13 +213,13 @@ fn security_opts(h: &mut Hardening) {
     if nnp {
         opts.push("no-new-privileges".into());
         let src = if h.profile.no_new_privileges {
-            h.from_profile("no_new_privileges")
+            h.profile_source("no_new_privileges")
         } else {
             Hardening::flag("--security-opt no-new-privileges")
         };
         h.decide("no-new-privileges", "on", src);
     } else {
-        let src = h.from_profile("no_new_privileges");
+        let src = h.profile_source("no_new_privileges");
         h.decide("no-new-privileges", "off", src);
     }
     h.expect.no_new_privileges = nnp;
@@ -253,7 +253,7 @@ fn seccomp(h: &mut Hardening, custom: Option<SeccompChoice>, opts: &mut Vec<Stri
         _ => {
             let name = h.profile.seccomp.clone();
             let path = crate::seccomp::bundled(&name).is_none().then(|| std::path::PathBuf::from(&name));
-            (name, h.from_profile("seccomp.profile"), path)
+            (name, h.profile_source("seccomp.profile"), path)
         }
     };
     let inline = match &path {
@@ -285,11 +285,17 @@ fn apparmor(h: &mut Hardening, custom: Option<String>, opts: &mut Vec<String>) {
     let (name, source) = match custom {
         Some(n) => (n.clone(), Hardening::flag(format!("--security-opt apparmor={n}"))),
         None => match h.profile.apparmor.clone() {
-            Some(n) => (n, h.from_profile("apparmor.profile")),
+            Some(n) => (n, h.profile_source("apparmor.profile")),
             None => return,
         },
     };
-    if h.host.apparmor == Some(true) {
+    if h.host.apparmor == Some(true) && h.host.apparmor_unloaded.contains(&name) {
+        h.refuse(Refusal::never(
+            format!("apparmor profile {name}"),
+            "the host enforces AppArmor but the profile is not loaded, so the container would not start confined",
+            format!("load it as root: {}", crate::apparmor::load_command(&name)),
+        ));
+    } else if h.host.apparmor == Some(true) {
         opts.push(format!("apparmor={name}"));
         h.decide("apparmor", name.clone(), source);
         h.expect.apparmor = Some(name);

@@ -51,8 +51,8 @@ fn memory(h: &mut Hardening) -> i64 {
         }
         Some(m) => (m, Hardening::flag(format!("--memory {}", format_bytes(m)))),
         None => match limit.default {
-            Some(d) if d != UNLIMITED => (d, h.from_profile("resources.memory.default")),
-            _ => (0, h.from_profile("resources.memory.default")),
+            Some(d) if d != UNLIMITED => (d, h.profile_source("resources.memory.default")),
+            _ => (0, h.profile_source("resources.memory.default")),
         },
     };
     h.decide("memory", if value > 0 { format_bytes(value) } else { "unlimited".into() }, source);
@@ -106,7 +106,7 @@ fn swap(h: &mut Hardening, memory: i64) {
         Some(s) if s != 0 => {
             Hardening::flag(format!("--memory-swap {}", if s < 0 { "-1".into() } else { format_bytes(s) }))
         }
-        _ => h.from_profile("resources.swap.max"),
+        _ => h.profile_source("resources.swap.max"),
     };
     let shown = match total {
         -1 => "unlimited".to_string(),
@@ -164,7 +164,7 @@ fn cpus(h: &mut Hardening) {
             }
             None => {
                 let nanos = limit.default.filter(|d| *d > 0).unwrap_or(0);
-                let src = h.from_profile("resources.cpus.default");
+                let src = h.profile_source("resources.cpus.default");
                 h.decide("cpus", format_cpus(nanos), src);
                 nanos.saturating_mul(period) / 1_000_000_000
             }
@@ -182,7 +182,7 @@ fn cpus(h: &mut Hardening) {
             }
             (n, Hardening::flag(format!("--cpus {}", format_cpus(n))))
         }
-        None => (limit.default.filter(|d| *d > 0).unwrap_or(0), h.from_profile("resources.cpus.default")),
+        None => (limit.default.filter(|d| *d > 0).unwrap_or(0), h.profile_source("resources.cpus.default")),
     };
     h.decide("cpus", if nanos > 0 { format_cpus(nanos) } else { "unlimited".into() }, source);
     if nanos > 0 {
@@ -211,7 +211,7 @@ fn pids(h: &mut Hardening) {
             return;
         }
         Some(n) => (n, Hardening::flag(format!("--pids-limit {n}"))),
-        None => (limit.default.unwrap_or(256), h.from_profile("resources.pids.default")),
+        None => (limit.default.unwrap_or(256), h.profile_source("resources.pids.default")),
     };
     h.decide("pids", value.to_string(), source);
     h.hc.pids_limit = Some(value);
@@ -245,7 +245,7 @@ fn ulimits(h: &mut Hardening) {
         if h.req.ulimits.iter().any(|u| u.name == rule.name) {
             continue;
         }
-        let source = h.from_profile(&format!("resources.ulimits.{}.soft", rule.name));
+        let source = h.profile_source(&format!("resources.ulimits.{}.soft", rule.name));
         h.decide(&format!("ulimit {}", rule.name), format!("{}:{}", rule.soft, rule.hard), source);
         out.push(ResourcesUlimits { name: Some(rule.name.into()), soft: Some(rule.soft), hard: Some(rule.hard) });
     }
@@ -264,15 +264,15 @@ fn pass_through(h: &mut Hardening, memory: i64) {
             "set --memory as well, or leave the OOM killer on",
         ));
     }
-    if let Some(adj) = req.oom_score_adj.filter(|a| *a < 0) {
-        if !h.allows_flag("oom-score-adj") {
-            h.refuse(Refusal::unless(
-                format!("--oom-score-adj {adj}"),
-                "a negative score makes the kernel kill host processes before this container",
-                "leave the score at 0 or raise it",
-                "allow_flags: [oom-score-adj]",
-            ));
-        }
+    if let Some(adj) = req.oom_score_adj.filter(|a| *a < 0)
+        && !h.allows_flag("oom-score-adj")
+    {
+        h.refuse(Refusal::unless(
+            format!("--oom-score-adj {adj}"),
+            "a negative score makes the kernel kill host processes before this container",
+            "leave the score at 0 or raise it",
+            "allow_flags: [oom-score-adj]",
+        ));
     }
     let throttles = |v: &[crate::request::Throttle]| {
         (!v.is_empty())

@@ -25,7 +25,6 @@ use crate::image::ImageRef;
 use crate::plan::{Decision, Expectation, Lifecycle, Plan, SeccompSource, Source};
 use crate::profile::Profile;
 use crate::request::RunRequest;
-pub use intent::PROFILE_LABEL;
 pub use network::ISOLATED as ISOLATED_NETWORK;
 pub use refusal::Refusal;
 
@@ -68,6 +67,9 @@ pub struct Host {
     pub daemon_sockets: Vec<PathBuf>,
     /// Whether the daemon's kernel enforces AppArmor; `None` when unknown.
     pub apparmor: Option<bool>,
+    /// Bundled AppArmor profiles known not to be loaded in the kernel (and that hardrun
+    /// could not load itself).
+    pub apparmor_unloaded: Vec<String>,
     /// userns-remap or a rootless daemon: root inside is not root outside.
     pub userns_remapped: bool,
     /// Named volumes that already exist.
@@ -107,7 +109,6 @@ pub(crate) struct Hardening<'a> {
     pub expect: Expectation,
     pub image: Option<ImageRef>,
     pub seccomp: SeccompSource,
-    pub extra_networks: Vec<(String, bollard::models::EndpointSettings)>,
 }
 
 impl<'a> Hardening<'a> {
@@ -120,7 +121,7 @@ impl<'a> Hardening<'a> {
     }
 
     /// The source for a value the profile set.
-    pub fn from_profile(&self, key: &str) -> Source {
+    pub fn profile_source(&self, key: &str) -> Source {
         Source::Profile { key: key.into(), file: self.profile.origin(key).into() }
     }
 
@@ -151,7 +152,6 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         expect: Expectation::default(),
         image: None,
         seccomp: SeccompSource::Bundled(profile.seccomp.clone()),
-        extra_networks: Vec::new(),
     };
     image::apply(&mut h);
     identity::apply(&mut h);
@@ -170,7 +170,6 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         name: req.name.clone(),
         image: h.image.expect("image is set when nothing was refused"),
         create: config,
-        extra_networks: h.extra_networks,
         decisions: h.decisions,
         notices: h.notices,
         lifecycle,

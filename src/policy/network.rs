@@ -71,7 +71,7 @@ fn choose_networks(h: &mut Hardening) {
             (ISOLATED, Some(id)) => id.clone(),
             (other, _) => other.to_string(),
         };
-        (vec![NetworkAttachment { name, ..Default::default() }], h.from_profile("network.default"))
+        (vec![NetworkAttachment { name, ..Default::default() }], h.profile_source("network.default"))
     } else {
         let names: Vec<&str> = req.networks.iter().map(|n| n.name.as_str()).collect();
         (req.networks.clone(), Hardening::flag(format!("--network {}", names.join(","))))

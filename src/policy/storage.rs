@@ -36,7 +36,7 @@ fn root_filesystem(h: &mut Hardening) {
         _ => {}
     }
     let ro = profile_ro || h.req.read_only == Some(true);
-    let source = if profile_ro { h.from_profile("filesystem.read_only") } else { Hardening::flag("--read-only") };
+    let source = if profile_ro { h.profile_source("filesystem.read_only") } else { Hardening::flag("--read-only") };
     h.decide("root filesystem", if ro { "read-only" } else { "writable" }, source);
     h.hc.readonly_rootfs = Some(ro);
     h.expect.read_only_root = ro;
@@ -63,7 +63,7 @@ fn tmpfs(h: &mut Hardening) {
             continue;
         }
         let key = format!("filesystem.tmpfs.{path}");
-        let source = h.from_profile(&key);
+        let source = h.profile_source(&key);
         h.decide("tmpfs", format!("{path} {}", describe_tmpfs(options)), source);
         map.insert(path.clone(), options.clone());
     }
@@ -172,7 +172,7 @@ fn judge_volume(h: &mut Hardening, asked: &str, driver: Option<&str>, options: &
                 h.refuse(Refusal::never(asked, "a bind volume needs an absolute device path", "use -v ./path:/dst"));
             }
         }
-        (Some(dev), Some("tmpfs")) if dev == "tmpfs" => {}
+        (Some("tmpfs"), Some("tmpfs")) => {}
         (Some(_), Some("nfs" | "nfs4" | "cifs")) => {}
         (Some(dev), _) => h.refuse(Refusal::never(
             asked,
@@ -293,7 +293,7 @@ fn api_mount(m: &MountSpec) -> Mount {
         subpath: m.volume_subpath.clone(),
     });
     let tmpfs_options = (m.kind == "tmpfs" && (m.tmpfs_size.is_some() || m.tmpfs_mode.is_some()))
-        .then(|| MountTmpfsOptions { size_bytes: m.tmpfs_size, mode: m.tmpfs_mode, options: None });
+        .then_some(MountTmpfsOptions { size_bytes: m.tmpfs_size, mode: m.tmpfs_mode, options: None });
     Mount {
         target: Some(m.target.clone()),
         source: m.source.clone(),

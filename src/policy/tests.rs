@@ -210,6 +210,9 @@ fn apparmor_is_sent_only_where_enforced() {
     let armored = Host { apparmor: Some(true), ..host() };
     let p = plan_with(&["img:1"], &profile("default"), &armored).unwrap();
     assert!(hc(&p).security_opt.as_ref().unwrap().contains(&"apparmor=hardrun-default".to_string()));
+    let unloaded = Host { apparmor: Some(true), apparmor_unloaded: vec!["hardrun-default".into()], ..host() };
+    let r = plan_with(&["img:1"], &profile("default"), &unloaded).unwrap_err();
+    assert!(r[0].to_string().contains("apparmor_parser -r"), "{}", r[0]);
     let mut required = profile("default");
     required.apparmor_required = true;
     let r = plan_with(&["img:1"], &required, &host()).unwrap_err();

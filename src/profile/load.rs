@@ -16,6 +16,9 @@ pub const BUNDLED: [(&str, &str); 3] = [
     ("strict", include_str!("../../profiles/strict.yaml")),
 ];
 
+/// A merged chain: the YAML, the file behind each key, and the files root first.
+type Merged = (Value, BTreeMap<String, String>, Vec<Source>);
+
 /// A profile problem: one line naming the file (and line, for YAML), what is wrong and
 /// how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,7 +186,7 @@ impl Loader {
         Ok((v, o))
     }
 
-    fn merge_chain(&self, leaf: Source) -> Result<(Value, BTreeMap<String, String>, Vec<Source>), ProfileError> {
+    fn merge_chain(&self, leaf: Source) -> Result<Merged, ProfileError> {
         let mut chain = vec![leaf];
         loop {
             let current = chain.last().expect("chain is never empty");

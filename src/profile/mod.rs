@@ -5,5 +5,5 @@ pub mod load;
 pub mod model;
 pub mod schema;
 
-pub use load::{Loader, ProfileError};
-pub use model::{DefaultUser, Limit, Profile};
+pub use load::Loader;
+pub use model::{DefaultUser, Profile};

@@ -198,13 +198,6 @@ pub struct RunRequest {
     pub ulimits: Vec<Ulimit>,
 }
 
-impl RunRequest {
-    /// The networks the container joins, `bridge` when none was named.
-    pub fn primary_network(&self) -> Option<&NetworkAttachment> {
-        self.networks.first()
-    }
-}
-
 /// Parses `--cpus 1.5` into nano-CPUs exactly (docker refuses more than 9 decimals).
 pub fn parse_nano_cpus(value: &str) -> Result<i64, String> {
     let bad = || format!("invalid --cpus {value:?} (expected a number such as 0.5 or 2)");
@@ -243,7 +236,7 @@ pub fn format_cpus(nanos: i64) -> String {
 /// Splits `KEY=VALUE` (the value may be empty), as docker's map-valued flags do.
 pub fn key_value(flag: &str, value: &str) -> Result<(String, String), String> {
     match value.split_once('=') {
-        Some((k, _)) if k.is_empty() => Err(format!("{flag} {value:?}: the key is empty")),
+        Some(("", _)) => Err(format!("{flag} {value:?}: the key is empty")),
         Some((k, v)) => Ok((k.to_string(), v.to_string())),
         None => Err(format!("{flag} {value:?}: expected KEY=VALUE")),
     }

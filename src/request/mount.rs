@@ -26,10 +26,6 @@ pub struct VolumeSpec {
 }
 
 impl VolumeSpec {
-    pub fn read_only(&self) -> bool {
-        self.mode.split(',').any(|m| m == "ro")
-    }
-
     pub fn propagation(&self) -> Option<&str> {
         self.mode.split(',').find(|m| PROPAGATIONS.contains(m))
     }
@@ -357,7 +353,7 @@ mod tests {
         assert_eq!(v.source, VolumeSource::Host("/".into()));
         let v = parse_volume("cache:/cache:ro", &cwd()).unwrap();
         assert_eq!(v.source, VolumeSource::Named("cache".into()));
-        assert!(v.read_only());
+        assert_eq!(v.mode, "ro");
         let v = parse_volume("/data", &cwd()).unwrap();
         assert_eq!((v.bind_string(), v.source), (None, VolumeSource::Anonymous));
         let v = parse_volume("../up:/up:rw,rshared", &cwd()).unwrap();

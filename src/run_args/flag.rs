@@ -133,7 +133,8 @@ impl Flag {
         self
     }
 
-    /// `--memory` or `-m/--memory`, for messages and docs.
+    /// `--memory` or `-m/--memory`, for the docs.
+    #[cfg(test)]
     pub fn display_name(&self) -> String {
         match self.short {
             Some(c) => format!("-{c}/--{}", self.long),

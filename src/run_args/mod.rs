@@ -131,16 +131,6 @@ impl<const RUN: bool> DockerFlags<RUN> {
         check_combinations(&req)?;
         Ok(req)
     }
-
-    /// Whether the user typed this flag (by its long name).
-    pub fn has(&self, long: &str) -> bool {
-        self.given.iter().any(|(f, _)| f.long == long)
-    }
-
-    /// The flags as typed, for explanations (`--memory 512m`).
-    pub fn typed(&self, long: &str) -> Option<String> {
-        self.given.iter().find(|(f, _)| f.long == long).and_then(|(f, v)| v.last().map(|v| format!("--{} {v}", f.long)))
-    }
 }
 
 /// Combinations the docker CLI or daemon reject, caught here with a clearer message.
@@ -259,6 +249,7 @@ mod tests {
 }
 
 /// docs/flags.md, generated from the flag table (a test keeps the file in step).
+#[cfg(test)]
 pub fn flags_markdown() -> String {
     let mut out = String::from(
         "# docker-run flags in hardrun\n\n\
