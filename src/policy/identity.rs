@@ -17,6 +17,10 @@ pub(super) fn apply(h: &mut Hardening) {
             Some((u.clone(), src))
         }
         None => match &h.profile.user.default {
+            DefaultUser::Fixed(u) if u.is_root() && !root_allowed => {
+                h.refuse(root_refusal(&format!("user.default {u} of profile {}", h.profile.name)));
+                return;
+            }
             DefaultUser::Fixed(u) => Some((u.clone(), h.profile_source("user.default"))),
             DefaultUser::Image => image_user(h, root_allowed),
         },

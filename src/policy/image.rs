@@ -19,7 +19,10 @@ pub(super) fn apply(h: &mut Hardening) {
         TagRule::Fixed if image.is_floating() => h.refuse(Refusal::unless(
             asked.clone(),
             "a missing or `latest` tag floats: each pull may run different code, unreviewed",
-            format!("name a fixed version, e.g. {}:1.2.3, or pin a digest with `hardrun plan --pin`", image.familiar()),
+            format!(
+                "name a fixed version, e.g. {}:1.2.3, or pin a digest with `hardrun plan --pin`",
+                ImageRef { tag: None, digest: None, ..image.clone() }.familiar()
+            ),
             "image.tags",
         )),
         TagRule::Minor if !image.has_minor_version() => h.refuse(Refusal::unless(

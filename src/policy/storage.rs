@@ -36,7 +36,11 @@ fn root_filesystem(h: &mut Hardening) {
         _ => {}
     }
     let ro = profile_ro || h.req.read_only == Some(true);
-    let source = if profile_ro { h.profile_source("filesystem.read_only") } else { Hardening::flag("--read-only") };
+    let source = if profile_ro || h.req.read_only != Some(true) {
+        h.profile_source("filesystem.read_only")
+    } else {
+        Hardening::flag("--read-only")
+    };
     h.decide("root filesystem", if ro { "read-only" } else { "writable" }, source);
     h.hc.readonly_rootfs = Some(ro);
     h.expect.read_only_root = ro;
@@ -86,7 +90,12 @@ fn tmpfs(h: &mut Hardening) {
 
 fn describe_tmpfs(options: &str) -> String {
     let mut o: Vec<&str> = options.split(',').filter(|s| !s.is_empty()).collect();
-    o.extend(["noexec", "nosuid", "nodev"].iter().filter(|d| !options.contains(*d)));
+    // docker's defaults, unless the options already say otherwise.
+    for (default, opposite) in [("noexec", "exec"), ("nosuid", "suid"), ("nodev", "dev")] {
+        if !o.iter().any(|x| *x == default || *x == opposite) {
+            o.push(default);
+        }
+    }
     o.join(",")
 }
 

@@ -454,3 +454,20 @@ fn every_decision_names_its_source() {
         assert!(p.decisions.iter().any(|d| d.control == control), "{control}");
     }
 }
+
+#[test]
+fn a_root_default_user_needs_remapped_users_too() {
+    let mut p = profile("default");
+    p.user.allow_root = true;
+    p.user.default = crate::profile::DefaultUser::Fixed(crate::request::UserSpec::parse("0:0").unwrap());
+    let r = plan_with(&["img:1"], &p, &host()).unwrap_err();
+    assert!(r[0].to_string().contains("user.default"), "{}", r[0]);
+    let remapped = Host { userns_remapped: true, ..host() };
+    assert_eq!(plan_with(&["img:1"], &p, &remapped).unwrap().create.user.as_deref(), Some("0:0"));
+}
+
+#[test]
+fn the_floating_tag_hint_names_a_fixed_tag() {
+    let r = refusals(&["registry.example.com/api:latest"]);
+    assert!(r[0].contains("e.g. registry.example.com/api:1.2.3"), "{r:?}");
+}

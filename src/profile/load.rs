@@ -321,18 +321,42 @@ fn record(v: &Value, path: &str, label: &str, origins: &mut BTreeMap<String, Str
 /// Adds the file and, when it can be found, the line to a value error.
 fn at_line(chain: &[Source], origins: &BTreeMap<String, String>, e: Invalid) -> ProfileError {
     let label = origins
-        .iter()
-        .filter(|(k, _)| **k == e.key || k.starts_with(&format!("{}.", e.key)) || e.key.starts_with(&format!("{k}.")))
-        .map(|(_, v)| v.clone())
-        .next()
+        .get(&e.key)
+        .or_else(|| {
+            origins
+                .iter()
+                .find(|(k, _)| k.starts_with(&format!("{}.", e.key)) || e.key.starts_with(&format!("{k}.")))
+                .map(|(_, v)| v)
+        })
+        .cloned()
         .unwrap_or_else(|| chain.last().map(|s| s.label.clone()).unwrap_or_default());
     let line = chain
         .iter()
         .find(|s| s.label == label)
-        .and_then(|s| s.text.lines().position(|l| !e.value.is_empty() && l.contains(&e.value)))
+        .and_then(|s| key_line(&s.text, &e.key, &e.value))
         .map(|n| format!(" line {}", n + 1))
         .unwrap_or_default();
     ProfileError(format!("profile {label}{line}: {}: {}", e.key, e.message))
+}
+
+/// The line of `key` (dotted) in a YAML text, following its parents down the file, and of
+/// `value` under it when given.
+fn key_line(text: &str, key: &str, value: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut at = 0;
+    let mut found = None;
+    for segment in key.split('.') {
+        let pattern = format!("{segment}:");
+        let i = (at..lines.len()).find(|&i| lines[i].split('#').next().unwrap_or_default().contains(&pattern))?;
+        found = Some(i);
+        at = i;
+    }
+    if !value.is_empty()
+        && let Some(i) = (at..lines.len()).find(|&i| lines[i].contains(value))
+    {
+        return Some(i);
+    }
+    found
 }
 
 #[cfg(test)]
@@ -391,6 +415,26 @@ mod tests {
         write(d.path(), "bind.yaml", "filesystem:\n  binds:\n    allow: [/var]\n");
         let e = loader_in(d.path()).load("bind").unwrap_err().0;
         assert!(e.contains("/var/run") || e.contains("/var/lib/docker") || e.contains("never be bound"), "{e}");
+    }
+
+    #[test]
+    fn value_errors_point_at_their_line() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "lim.yaml",
+            "user:\n  default: \"1000\"\nresources:\n  memory:\n    max: 1g\n    default: 2g\n",
+        );
+        let e = loader_in(d.path()).load("lim").unwrap_err().0;
+        assert!(e.contains("lim.yaml line 6: resources.memory.default"), "{e}");
+        write(d.path(), "nnp.yaml", "no_new_privileges: false\n");
+        let e = loader_in(d.path()).load("nnp").unwrap_err().0;
+        assert!(e.contains("line 1") && e.contains("never turns no-new-privileges off"), "{e}");
+        write(d.path(), "zero.yaml", "resources:\n  memory: {default: 0}\n");
+        assert!(loader_in(d.path()).load("zero").unwrap_err().0.contains("unlimited"));
+        write(d.path(), "tx.yaml", "filesystem:\n  tmpfs:\n    /t: exec,size=1m\n");
+        let e = loader_in(d.path()).load("tx").unwrap_err().0;
+        assert!(e.contains("line 3") && e.contains("tmpfs_exec"), "{e}");
     }
 
     #[test]

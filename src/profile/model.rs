@@ -258,6 +258,16 @@ pub fn resolve(
         }
         binds_allow.push(clean);
     }
+    if !fs.tmpfs_exec.unwrap_or(false)
+        && let Some((path, opts)) =
+            tmpfs.iter().find(|(_, o)| o.split(',').any(|x| matches!(x, "exec" | "suid" | "dev")))
+    {
+        return Err(invalid(
+            "filesystem.tmpfs",
+            path,
+            format!("{opts} undoes noexec/nosuid/nodev; set filesystem.tmpfs_exec: true if that is really meant"),
+        ));
+    }
     let filesystem = Filesystem {
         read_only: fs.read_only.unwrap_or(true),
         tmpfs,
@@ -304,10 +314,17 @@ pub fn resolve(
             && m != UNLIMITED
             && (d == UNLIMITED || d > m)
         {
-            return Err(invalid(&format!("{key}.default"), "default", "is above the profile's own max"));
+            return Err(invalid(&format!("{key}.default"), "", "is above the profile's own max"));
         }
         Ok(l)
     };
+    if res.memory.as_ref().is_some_and(|m| m.default == Some(schema::Bytes(0)) || m.max == Some(schema::Bytes(0))) {
+        return Err(invalid(
+            "resources.memory",
+            "",
+            "0 bytes means no limit to docker: write `unlimited` if that is meant",
+        ));
+    }
     let memory = limit("resources.memory", to_i64(res.memory, |b| b.0), Limit { default: Some(512 << 20), max: None })?;
     let cpus = limit("resources.cpus", to_i64(res.cpus, |c| c.0), Limit { default: Some(1_000_000_000), max: None })?;
     let pids = limit("resources.pids", to_i64(res.pids, |c| c.0), Limit { default: Some(256), max: Some(32768) })?;
@@ -357,7 +374,7 @@ pub fn resolve(
         Some(s) => {
             let fail_on = s.fail_on.unwrap_or_else(|| "CRITICAL".into()).to_ascii_uppercase();
             if !SEVERITIES.contains(&fail_on.as_str()) {
-                return Err(invalid("image.scan.fail_on", &fail_on, "use LOW, MEDIUM, HIGH or CRITICAL"));
+                return Err(invalid("image.scan.fail_on", &fail_on, "use UNKNOWN, LOW, MEDIUM, HIGH or CRITICAL"));
             }
             let scanner = s.scanner.ok_or_else(|| invalid("image.scan.scanner", "scan", "names no scanner"))?;
             Some(Scan { scanner, fail_on, required: s.required.unwrap_or(true) })
@@ -372,6 +389,13 @@ pub fn resolve(
         scan,
     };
 
+    if file.no_new_privileges == Some(false) {
+        return Err(invalid(
+            "no_new_privileges",
+            "false",
+            "hardrun never turns no-new-privileges off: setuid programs would regain dropped privileges",
+        ));
+    }
     let allow_flags = file.allow_flags.unwrap_or_default();
     for f in &allow_flags {
         if !LOOSENING_FLAGS.contains(&f.as_str()) {
@@ -386,7 +410,7 @@ pub fn resolve(
         user: UserRule { default: default_user, allow_root },
         capabilities,
         filesystem,
-        no_new_privileges: file.no_new_privileges.unwrap_or(true),
+        no_new_privileges: true,
         seccomp,
         seccomp_allow_custom: seccomp_section.allow_custom.unwrap_or(false),
         apparmor: Some(apparmor_profile),
