@@ -52,6 +52,8 @@ file_is_static() {
 
 remove() {
   docker image rm -f "$ROOT_IMAGE" "$APP_IMAGE" >/dev/null 2>&1 || true
+  # Earlier builds whose tags moved on.
+  docker image prune -f --filter label=org.hardrun.test=1 >/dev/null 2>&1 || true
 }
 
 case "${1:-}" in
