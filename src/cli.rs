@@ -90,6 +90,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Report how the Docker daemon is set up: what protects the host, what is missing, how to fix it
+    Doctor(DoctorCommand),
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +136,23 @@ pub struct PlanCommand {
     pub format: PlanFormat,
     #[command(flatten)]
     pub docker: RunFlags,
+}
+
+/// Output format of `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportFormat {
+    /// For people: one line per check or finding
+    #[default]
+    Table,
+    /// For programs
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorCommand {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod apparmor;
 mod capability;
 mod cli;
 mod command;
+mod doctor;
 mod engine;
 mod host;
 mod image;
@@ -136,6 +137,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             )?;
             block_on(inv.execute())
         }
+        Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
     }
 }
 

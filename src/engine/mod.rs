@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod auth;
 pub mod endpoint;
+pub mod inspect;
 pub mod lifecycle;
 pub mod pull;
 pub mod raw;
