@@ -4,6 +4,7 @@
 //! stderr and docker's exit code 125.
 
 mod apparmor;
+mod audit;
 mod capability;
 mod cli;
 mod command;
@@ -138,6 +139,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             block_on(inv.execute())
         }
         Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
+        Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
     }
 }
 

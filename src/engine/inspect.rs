@@ -7,6 +7,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
+use bollard::models::ContainerInspectResponse;
+use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use super::{DaemonFacts, Engine, describe, status_of};
 
@@ -76,6 +78,32 @@ impl Engine {
             icc,
             socket,
         })
+    }
+
+    /// The named containers (any state), or every running one when none is named.
+    pub async fn inspect_containers(&self, names: &[String]) -> Result<Vec<ContainerInspectResponse>> {
+        let mut out = Vec::new();
+        if names.is_empty() {
+            let opts = ListContainersOptionsBuilder::new().all(false).build();
+            let list = self.docker.list_containers(Some(opts)).await.map_err(|e| anyhow!(describe(&e)))?;
+            for id in list.into_iter().filter_map(|c| c.id) {
+                match self.docker.inspect_container(&id, None).await {
+                    Ok(c) => out.push(c),
+                    // Gone between the list and the inspect: nothing left to audit.
+                    Err(e) if status_of(&e) == Some(404) => {}
+                    Err(e) => return Err(anyhow!(describe(&e))),
+                }
+            }
+        } else {
+            for name in names {
+                let c = self.docker.inspect_container(name, None).await.map_err(|e| match status_of(&e) {
+                    Some(404) => anyhow!("no such container: {name}"),
+                    _ => anyhow!(describe(&e)),
+                })?;
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 }
 
