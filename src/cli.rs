@@ -90,6 +90,10 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Report how the Docker daemon is set up: what protects the host, what is missing, how to fix it
+    Doctor(DoctorCommand),
+    /// Check running containers against the profile (CIS Docker Benchmark section 5); exit 1 on findings
+    Audit(AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +138,33 @@ pub struct PlanCommand {
     pub format: PlanFormat,
     #[command(flatten)]
     pub docker: RunFlags,
+}
+
+/// Output format of `doctor` and `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportFormat {
+    /// For people: one line per check or finding
+    #[default]
+    Table,
+    /// For programs
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorCommand {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditCommand {
+    /// Containers to audit, by name or ID (default: every running container)
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Subcommand)]

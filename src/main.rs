@@ -4,9 +4,11 @@
 //! stderr and docker's exit code 125.
 
 mod apparmor;
+mod audit;
 mod capability;
 mod cli;
 mod command;
+mod doctor;
 mod engine;
 mod host;
 mod image;
@@ -142,6 +144,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             )?;
             block_on(inv.execute())
         }
+        Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
+        Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod auth;
 pub mod cache;
 pub mod endpoint;
+pub mod inspect;
 pub mod lifecycle;
 pub mod network;
 pub mod pull;

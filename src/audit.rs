@@ -1,0 +1,87 @@
+//! `hardrun audit`: existing containers judged against the loaded profile, in CIS Docker
+//! Benchmark v1.6 section 5 terms, each finding with hardrun's reason and fix. Exit 1
+//! when anything but informational findings turns up.
+//!
+//! The engine gathers (container inspect, daemon setup); `rules::findings` judges them
+//! without I/O, so every rule is tested on real `docker inspect` output.
+
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use anyhow::Result;
+use bollard::models::ContainerInspectResponse;
+use serde::Serialize;
+
+use crate::cli::{AuditCommand, Global, ReportFormat};
+use crate::command::{cwd, env, load_profile};
+use crate::engine::inspect::DaemonSetup;
+use crate::engine::{Engine, endpoint};
+use crate::profile::{Loader, Profile};
+pub use rules::{Finding, findings};
+
+/// One audited container and what was found.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn of(c: &ContainerInspectResponse, profile: &Profile, daemon: &DaemonSetup) -> Report {
+        let id = c.id.clone().unwrap_or_default();
+        Report {
+            id: id.chars().take(12).collect(),
+            name: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+            image: c.config.as_ref().and_then(|c| c.image.clone()).unwrap_or_default(),
+            findings: findings(c, profile, daemon),
+        }
+    }
+
+    fn failing(&self) -> usize {
+        self.findings.iter().filter(|f| !f.informational).count()
+    }
+}
+
+pub async fn run(cmd: &AuditCommand, global: &Global) -> Result<i32> {
+    let profile = load_profile(global, &Loader::standard(&cwd()?, &env))?;
+    let engine = Engine::connect(endpoint::resolve(global, &env)?).await?;
+    let daemon = engine.setup().await?;
+    let containers = engine.inspect_containers(&cmd.containers).await?;
+    let reports: Vec<Report> = containers.iter().map(|c| Report::of(c, &profile, &daemon)).collect();
+    let failing: usize = reports.iter().map(Report::failing).sum();
+    match cmd.format {
+        ReportFormat::Table => print!("{}", table(&reports, &profile.name)),
+        ReportFormat::Json => {
+            let doc = serde_json::json!({ "profile": profile.name, "containers": reports, "findings": failing });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+    }
+    // Like a linter: 1 when anything needs fixing.
+    Ok(if failing > 0 { 1 } else { 0 })
+}
+
+/// A header per container, then one line per finding; a summary at the end.
+fn table(reports: &[Report], profile: &str) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let count = match (r.failing(), r.findings.len() - r.failing()) {
+            (0, 0) => "nothing found".to_string(),
+            (n, 0) => format!("{n} finding(s)"),
+            (n, i) => format!("{n} finding(s), {i} informational"),
+        };
+        out.push_str(&format!("{} ({}, {}): {count}\n", r.name, r.id, r.image));
+        for f in &r.findings {
+            let tag = if f.informational { "info: " } else { "" };
+            let key =
+                f.profile_key.as_ref().map(|k| format!(" (or allow it with the profile key {k})")).unwrap_or_default();
+            let cis = f.cis.unwrap_or("-");
+            out.push_str(&format!("  {cis:<5} {tag}{}: {}; fix: {}{key}\n", f.detail, f.why, f.fix));
+        }
+    }
+    let failing: usize = reports.iter().map(Report::failing).sum();
+    out.push_str(&format!("audited {} container(s) against profile {profile}: {failing} finding(s)\n", reports.len()));
+    out
+}
