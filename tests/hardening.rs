@@ -182,3 +182,48 @@ fn volumes_from_is_judged_by_what_it_brings() {
         .fails()
         .stderr_has("/etc");
 }
+
+/// A profile extending `base` that accepts the test image's `:1` tag.
+fn profile_file(dir: &std::path::Path, base: &str) -> String {
+    let p = dir.join(format!("{base}-test.yaml"));
+    std::fs::write(&p, format!("extends: {base}\nimage: {{tags: fixed}}\n")).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn bundled_seccomp_profiles_load_and_deny_what_they_should() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let dir = tempfile::tempdir().unwrap();
+    let session = "ls / >/dev/null && echo hi | cat && date >/dev/null && ps >/dev/null && sleep 0.1 && echo shell-ok; \
+                   unshare -U true 2>&1; unshare -n true 2>&1; mount -t tmpfs none /tmp 2>&1; \
+                   grep Seccomp: /proc/self/status";
+    for base in ["default", "strict"] {
+        let file = profile_file(dir.path(), base);
+        let o = hardrun(["-q", "--profile-file", &file, "run", "--rm", "-l", &s.label, &d.image, "sh", "-c", session])
+            .run()
+            .success();
+        let out = o.stdout();
+        assert!(out.contains("shell-ok"), "{base}: {out}");
+        assert_eq!(out.matches("Operation not permitted").count(), 2, "{base}: unshare -U and -n refused: {out}");
+        assert!(out.contains("mount: permission denied"), "{base}: {out}");
+        assert!(out.contains("Seccomp:\t2"), "{base}: {out}");
+    }
+    // The control: without a seccomp filter the same user may create a user namespace,
+    // so the refusal above is seccomp's.
+    let out = docker([
+        "run",
+        "--rm",
+        "-l",
+        &s.label,
+        "--security-opt",
+        "seccomp=unconfined",
+        "--user",
+        "65532",
+        &d.image,
+        "sh",
+        "-c",
+        "unshare -U true && echo userns-ok",
+    ]);
+    assert!(out.contains("userns-ok"), "{out}");
+}
