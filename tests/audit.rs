@@ -56,19 +56,17 @@ fn a_privileged_host_network_socket_container_is_reported() {
 }
 
 #[test]
-fn a_hardrun_container_breaks_none_of_hardruns_controls() {
+fn a_hardrun_container_passes_the_cis_checks_in_its_power() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
     let o = hardrun(["-q", "run", "-d", "-l", &s.label, &d.image, "sleep", "30"]).run().success();
     let id = o.stdout().trim().to_string();
     assert!(!id.is_empty(), "no container id");
-    // Exit 0 or 1: the network (5.29) is another engineer's; the rest must be clean.
-    let o = hardrun(["audit", &id, "--format", "json"]).run();
-    assert!(matches!(o.code(), 0 | 1), "exit {}: {}", o.code(), o.stderr());
+    // CIS v1.6 section 5 as far as a container can comply (5.1 needs a host with
+    // AppArmor; a health check, 5.26, is the user's choice and only noted).
+    let o = hardrun(["audit", &id, "--format", "json"]).run().success();
     let ids = found(&o.json());
-    for cis in ["5.3", "5.4", "5.10", "5.11", "5.12", "5.21", "5.25", "5.28", "root"] {
-        assert!(!ids.contains(&cis.to_string()), "{cis} reported for a hardrun container: {ids:?}");
-    }
+    assert!(ids.is_empty(), "a default hardrun container is reported: {ids:?}");
 }
 
 #[test]
