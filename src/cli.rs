@@ -90,6 +90,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Check images against the profile's image policy
+    #[command(subcommand)]
+    Image(ImageCommand),
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +135,9 @@ pub struct PlanCommand {
     /// Output format
     #[arg(long, value_enum, default_value_t = PlanFormat::Table, help_heading = "hardrun")]
     pub format: PlanFormat,
+    /// Print the image reference pinned to its digest (asks the daemon), and nothing else
+    #[arg(long, help_heading = "hardrun")]
+    pub pin: bool,
     #[command(flatten)]
     pub docker: RunFlags,
 }
@@ -160,4 +166,31 @@ pub enum ExportCommand {
     Export { name: String },
     /// List the bundled profiles
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Run the image gate alone (what `run` checks before creating anything) and report
+    /// each check with the profile key that governs it; exits 1 when the image is refused
+    Check(ImageCheckCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportFormat {
+    /// For people: one line per check
+    #[default]
+    Table,
+    /// The whole report as JSON
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageCheckCommand {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Pull the image: missing (when not local), always, never
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pub pull: String,
+    pub image: String,
 }

@@ -1,6 +1,7 @@
 //! hardrun's commands, one file each; `main` dispatches to them.
 
 pub mod gate;
+pub mod image;
 pub mod plan;
 pub mod profile;
 pub mod run;
