@@ -90,7 +90,10 @@ fn tags(image: &ImageRef, asked: &str, rule: TagRule) -> Check {
     match rule {
         TagRule::Fixed if image.is_floating() => refuse(
             "a missing or `latest` tag floats: each pull may run different code, unreviewed",
-            format!("name a fixed version, e.g. {}:1.2.3, or pin a digest with `hardrun plan --pin`", image.familiar()),
+            format!(
+                "name a fixed version, e.g. {}:1.2.3, or pin a digest with `hardrun plan --pin`",
+                ImageRef { tag: None, digest: None, ..image.clone() }.familiar()
+            ),
         ),
         TagRule::Minor if !image.has_minor_version() => refuse(
             "the profile wants at least a major.minor version tag, so what runs is known",
@@ -387,8 +390,9 @@ mod tests {
 
     #[test]
     fn before_the_image_is_local_only_the_reference_is_judged() {
-        let checks = run("app", None, &rule());
+        let checks = run("app:latest", None, &rule());
         assert_eq!(check(&checks, "tag").status, Status::Refuse);
+        assert!(check(&checks, "tag").fix.contains("e.g. app:1.2.3,"), "{}", check(&checks, "tag").fix);
         for name in ["digest", "secrets", "minimal", "scan"] {
             assert_eq!(check(&checks, name).status, Status::Skip, "{name}");
         }
