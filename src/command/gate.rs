@@ -66,9 +66,10 @@ pub async fn gather(
         changed = true;
     }
     if (rule.minimal || wants.everything || wants.names(&facts.user)) && entry.contents.is_none() {
-        let candidates = minimal::candidates(&facts.env);
+        let (folders, programs) = (minimal::folders(&facts.env), minimal::programs());
         // A look creates a container: let it finish and remove it before a signal counts.
-        let (looked, caught) = shielded(engine.look_inside(&facts.id, &candidates), signals).await;
+        let look = engine.look_inside(&facts.id, &folders, &programs);
+        let (looked, caught) = shielded(look, signals).await;
         if let Some(s) = caught {
             return Err(interrupted(s, &format!("while looking inside {typed}; nothing was left behind")));
         }

@@ -75,11 +75,11 @@ impl Engine {
         found.descriptor.digest.ok_or_else(|| anyhow!("the registry gave no digest for {tagged}"))
     }
 
-    /// Which of `candidates` are executable files in the image, and its /etc/passwd and
-    /// /etc/group, read through a container that is created and never started. The
-    /// container is removed whatever happens; it carries [`PROBE_LABEL`] to be found
-    /// should hardrun be killed meanwhile.
-    pub async fn look_inside(&self, image_id: &str, candidates: &[String]) -> Result<Contents> {
+    /// Which `programs` exist as executable files in `folders` of the image, and its
+    /// /etc/passwd and /etc/group, read through a container that is created and never
+    /// started. The container is removed whatever happens; it carries [`PROBE_LABEL`]
+    /// to be found should hardrun be killed meanwhile.
+    pub async fn look_inside(&self, image_id: &str, folders: &[String], programs: &[&str]) -> Result<Contents> {
         let body = ContainerCreateBody {
             image: Some(image_id.to_string()),
             // Never run: any command does, and an image need not have one.
@@ -95,16 +95,27 @@ impl Engine {
             .create_container(None::<CreateContainerOptions>, body)
             .await
             .map_err(|e| anyhow!("looking inside {image_id}: {}", describe(&e)))?;
-        let looked = self.read_contents(&created.id, candidates).await;
+        let looked = self.read_contents(&created.id, folders, programs).await;
         let removed = self.remove(&created.id).await;
         let contents = looked.map_err(|e| anyhow!("looking inside {image_id}: {e}"))?;
         removed?;
         Ok(contents)
     }
 
-    async fn read_contents(&self, container: &str, candidates: &[String]) -> Result<Contents> {
+    async fn read_contents(&self, container: &str, folders: &[String], programs: &[&str]) -> Result<Contents> {
+        // Each stat costs the daemon a mount: look only in folders that exist, and once in
+        // a folder that is a symlink to another (/bin -> usr/bin).
+        let found = futures_util::stream::iter(folders.iter().map(|f| self.resolve(container, f)));
+        let found: Vec<Option<(String, u32)>> = found.buffered(PARALLEL_STATS).try_collect().await?;
+        let mut dirs: Vec<String> = Vec::new();
+        for (real, mode) in found.into_iter().flatten() {
+            if mode & MODE_DIR != 0 && !dirs.contains(&real) {
+                dirs.push(real);
+            }
+        }
+        let paths: Vec<String> = dirs.iter().flat_map(|d| programs.iter().map(move |p| format!("{d}/{p}"))).collect();
         let checks = futures_util::stream::iter(
-            candidates
+            paths
                 .iter()
                 .map(|p| async move { self.is_executable(container, p).await.map(|yes| yes.then(|| p.clone())) }),
         );

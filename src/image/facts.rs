@@ -37,7 +37,8 @@ pub struct ImageFacts {
 /// Files read from the image through a container that was created and never started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contents {
-    /// The probed candidates (see `minimal::candidates`) that exist as executable files.
+    /// Shells and package managers (`minimal::programs`) found as executable files in
+    /// the folders looked in (`minimal::folders`), by their path in the image.
     pub executables: Vec<String>,
     /// `/etc/passwd`, `None` when the image has none.
     pub passwd: Option<String>,
