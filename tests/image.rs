@@ -48,6 +48,8 @@ struct Rootfs {
     group: Option<&'static str>,
     /// Further executable files (a copy of busybox under another name).
     executables: &'static [&'static str],
+    /// Symlinks (path, target), e.g. a merged /usr: ("/sbin", "usr/sbin").
+    symlinks: &'static [(&'static str, &'static str)],
 }
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001::/home/app:/bin/sh\ntoor:x:0:0::/:/bin/sh\n";
@@ -73,6 +75,9 @@ fn import(base: &str, fs: Rootfs, changes: &[String]) -> Image {
         let path = root.join(exe.trim_start_matches('/'));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::copy(busybox, &path).unwrap();
+    }
+    for (path, target) in fs.symlinks {
+        std::os::unix::fs::symlink(target, root.join(path.trim_start_matches('/'))).unwrap();
     }
     if let Some(p) = fs.passwd {
         std::fs::write(root.join("etc/passwd"), p).unwrap();
@@ -220,7 +225,11 @@ fn minimal_images_are_found_by_their_files() {
     let bare = import("bare", Rootfs::default(), &["USER 10001:10001".into(), r#"CMD ["/app/server"]"#.into()]);
     let packaged = import(
         "packaged",
-        Rootfs { executables: &["/usr/bin/apt-get", "/opt/venv/bin/pip"], ..Rootfs::default() },
+        Rootfs {
+            executables: &["/usr/bin/apt-get", "/opt/venv/bin/pip", "/usr/sbin/apk"],
+            symlinks: &[("/sbin", "usr/sbin")],
+            ..Rootfs::default()
+        },
         &["USER 10001:10001".into(), "ENV PATH=/opt/venv/bin:/usr/bin".into()],
     );
     let minimal = profile(tmp.path(), "image:\n  minimal: true\n");
@@ -231,13 +240,15 @@ fn minimal_images_are_found_by_their_files() {
     let o = hr(tmp.path(), ["--profile-file", &minimal, "image", "check", "--format", "json", &packaged.name])
         .run()
         .status(1);
-    assert_eq!(o.json()["package_managers"], serde_json::json!(["apt", "pip"]));
+    assert_eq!(o.json()["package_managers"], serde_json::json!(["apk", "apt", "pip"]));
+    let found = &o.json()["executables"];
+    assert_eq!(found, &serde_json::json!(["/opt/venv/bin/pip", "/usr/bin/apt-get", "/usr/sbin/apk"]), "/sbin once");
     assert_eq!(o.json()["shells"], serde_json::json!([]));
     let s = Scope::new();
     hr(tmp.path(), ["--profile-file", &minimal, "create", "-l", &s.label, &packaged.name])
         .run()
         .fails()
-        .stderr_has("a package manager (apt, pip)")
+        .stderr_has("a package manager (apk, apt, pip)")
         .stderr_has("image.minimal");
     assert!(s.containers().is_empty());
     hr(tmp.path(), ["--profile-file", &minimal, "-q", "create", "-l", &s.label, &bare.name]).run().success();
