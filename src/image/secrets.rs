@@ -59,8 +59,9 @@ pub fn find(env: &[String], labels: &BTreeMap<String, String>, history: &[String
         for (kind, prefix, text) in formats(created_by) {
             found.push((kind.to_string(), mask(text, prefix)));
         }
+        let mut seen = std::collections::HashSet::new();
         for (kind, masked) in found {
-            if !out.iter().any(|s: &Secret| s.place == place && s.kind == kind && s.masked == masked) {
+            if seen.len() < MAX_PER_LAYER && seen.insert((kind.clone(), masked.clone())) {
                 out.push(Secret { place: place.clone(), kind, masked });
             }
         }
@@ -176,12 +177,21 @@ fn assignments(line: &str) -> Vec<(&str, &str)> {
     out
 }
 
+/// Findings reported per history entry: enough to act on, few enough to read.
+const MAX_PER_LAYER: usize = 10;
+
+/// How far a match may reach, so a long hostile string costs linear time.
+const MAX_TOKEN: usize = 256;
+const MAX_PEM: usize = 16 * 1024;
+
 /// Strings in a well-known key format: (what it is, its public prefix, the match).
 pub fn formats(text: &str) -> Vec<(&'static str, &str, &str)> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     let boundary = |i: usize| i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-    let run = |from: usize, ok: &dyn Fn(u8) -> bool| bytes[from..].iter().take_while(|b| ok(**b)).count();
+    let run = |from: usize, cap: usize, ok: &dyn Fn(u8) -> bool| {
+        bytes.get(from..).unwrap_or_default().iter().take(cap).take_while(|b| ok(**b)).count()
+    };
     let upper_digit = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit();
     for i in 0..bytes.len() {
         if !text.is_char_boundary(i) || !boundary(i) {
@@ -190,38 +200,32 @@ pub fn formats(text: &str) -> Vec<(&'static str, &str, &str)> {
         let rest = &text[i..];
         // AWS access key IDs: AKIA (long-term) or ASIA (temporary) and 16 more.
         for prefix in ["AKIA", "ASIA"] {
-            if rest.starts_with(prefix) && run(i + 4, &upper_digit) == 16 {
+            if rest.starts_with(prefix) && run(i + 4, 17, &upper_digit) == 16 {
                 out.push(("an AWS access key ID", &text[i..i + 4], &text[i..i + 20]));
             }
         }
         for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
             if rest.starts_with(prefix) {
-                let n = run(i + 4, &|b: u8| b.is_ascii_alphanumeric());
+                let n = run(i + 4, MAX_TOKEN, &|b: u8| b.is_ascii_alphanumeric());
                 if n >= 36 {
                     out.push(("a GitHub token", &text[i..i + 4], &text[i..i + 4 + n]));
                 }
             }
         }
         if rest.starts_with("github_pat_") {
-            let n = run(i + 11, &|b: u8| b.is_ascii_alphanumeric() || b == b'_');
+            let n = run(i + 11, MAX_TOKEN, &|b: u8| b.is_ascii_alphanumeric() || b == b'_');
             if n >= 22 {
                 out.push(("a GitHub token", &text[i..i + 11], &text[i..i + 11 + n]));
             }
         }
         if rest.len() > 5 && rest.starts_with("xox") && b"bpars".contains(&bytes[i + 3]) && bytes[i + 4] == b'-' {
-            let n = run(i + 5, &|b: u8| b.is_ascii_alphanumeric() || b == b'-');
+            let n = run(i + 5, MAX_TOKEN, &|b: u8| b.is_ascii_alphanumeric() || b == b'-');
             if n >= 10 {
                 out.push(("a Slack token", &text[i..i + 5], &text[i..i + 5 + n]));
             }
         }
-        if let Some(label) = rest.strip_prefix("-----BEGIN ")
-            && let Some(end) = label.find("-----")
-            && label[..end].ends_with("PRIVATE KEY")
-        {
-            // The header names the kind and is shown; what follows it is the key.
-            let header_len = "-----BEGIN ".len() + end + 5;
-            let key_len = rest.find("-----END ").unwrap_or(rest.len());
-            out.push(("a PEM private key", &text[i..i + header_len], &text[i..i + key_len.max(header_len)]));
+        if let Some((header, key)) = pem_private_key(rest) {
+            out.push(("a PEM private key", &rest[..header], &rest[..key]));
         }
         if let Some((user_end, end)) = url_password(rest) {
             out.push(("a URL with a password", &rest[..user_end], &rest[..end]));
@@ -230,17 +234,45 @@ pub fn formats(text: &str) -> Vec<(&'static str, &str, &str)> {
     out
 }
 
+/// Where `needle` starts within the first `cap` bytes of `haystack`, if it does.
+fn find_within(haystack: &str, needle: &str, cap: usize) -> Option<usize> {
+    let mut end = haystack.len().min(cap);
+    while !haystack.is_char_boundary(end) {
+        end -= 1;
+    }
+    haystack[..end].find(needle)
+}
+
+/// `-----BEGIN ... PRIVATE KEY-----` at the start of `s`: where the header ends (it
+/// names the kind and is shown) and where the key ends.
+fn pem_private_key(s: &str) -> Option<(usize, usize)> {
+    let label = s.strip_prefix("-----BEGIN ")?;
+    let end = find_within(label, "-----", 64)?;
+    if !label[..end].ends_with("PRIVATE KEY") {
+        return None;
+    }
+    let header = "-----BEGIN ".len() + end + 5;
+    let mut key = find_within(s, "-----END ", MAX_PEM).unwrap_or(s.len().min(MAX_PEM)).max(header);
+    while !s.is_char_boundary(key) {
+        key -= 1;
+    }
+    Some((header, key))
+}
+
 /// `scheme://user:password@host` at the start of `s`: where `scheme://user:` ends, and
 /// where the authority (up to the host and port) ends.
 fn url_password(s: &str) -> Option<(usize, usize)> {
-    let scheme_len = s.find("://")?;
-    if scheme_len == 0 || !s[..scheme_len].chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)) {
+    let scheme_len = s.bytes().take(33).take_while(|b| b.is_ascii_alphanumeric() || b"+.-".contains(b)).count();
+    if scheme_len == 0 || scheme_len > 32 || !s[scheme_len..].starts_with("://") {
         return None;
     }
     let after = &s[scheme_len + 3..];
-    let authority_end =
-        after.find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'').unwrap_or(after.len());
-    let authority = &after[..authority_end];
+    let authority_end = after
+        .bytes()
+        .take(MAX_TOKEN)
+        .position(|b| b == b'/' || b.is_ascii_whitespace() || b == b'"' || b == b'\'')
+        .unwrap_or(after.len().min(MAX_TOKEN));
+    let authority = after.get(..authority_end)?;
     let (userinfo, _) = authority.rsplit_once('@')?;
     let (user, password) = userinfo.split_once(':')?;
     (!password.is_empty()).then_some((scheme_len + 3 + user.len() + 1, scheme_len + 3 + authority_end))
@@ -315,6 +347,19 @@ mod tests {
         for clean in ["http://example.com/a:b@c", "https://user@host/", "AKIA", "ghp_short", "xoxb-1"] {
             assert!(formats(clean).is_empty(), "{clean}");
         }
+    }
+
+    #[test]
+    fn hostile_strings_cost_linear_time() {
+        let start = std::time::Instant::now();
+        for unit in ["xoxb-", "a://", "-----BEGIN PRIVATE KEY-----", "a.", "ghp_", "é"] {
+            let text = unit.repeat(200_000 / unit.len());
+            formats(&text);
+            let found = find(&[format!("TOKEN={text}")], &BTreeMap::new(), std::slice::from_ref(&text));
+            assert!(found.len() <= 1 + MAX_PER_LAYER, "{unit}: {}", found.len());
+        }
+        // Quadratic work on 200 kB would take minutes; linear takes about a second in debug.
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{:?}", start.elapsed());
     }
 
     #[test]
