@@ -279,8 +279,12 @@ fn named_users_are_resolved_in_the_images_passwd() {
     run(&no_passwd.name, &[]).fails().stderr_has("the image has no /etc/passwd");
     run(&app.name, &["--user", "toor"]).fails().stderr_has("refused --user toor");
     run(&app.name, &["--group-add", "wheel"]).fails().stderr_has("wheel gid 0, the root group");
+    // A group the image lacks grants nothing: created as docker would (runc refuses it at start).
+    let create =
+        ["--profile-file", &image_user, "-q", "create", "-l", &s.label, "--group-add", "nosuch", &app.name, "id"];
+    hr(tmp.path(), create).run().success();
     run(&no_passwd.name, &["--user", "10001:10001"]).success().stdout_has("uid=10001 gid=10001");
-    assert!(s.containers().is_empty());
+    assert_eq!(s.containers().len(), 1, "only the one created");
 }
 
 /// Writes a stand-in scanner: it logs each call and prints `fixture` (Trivy or Grype JSON).

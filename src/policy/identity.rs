@@ -76,7 +76,9 @@ fn image_user(h: &mut Hardening, root_allowed: bool) -> Option<(UserSpec, Source
 }
 
 /// Names mean what the image's /etc/passwd and /etc/group say (`app` may well be uid 0):
-/// they are resolved there, and refused when they come to root or do not resolve.
+/// they are resolved there, and refused when they come to root. A user name that does
+/// not resolve is refused too (only an id tells root from non-root; docker could not
+/// start it either); a `--group-add` name that does not resolve grants nothing.
 fn resolve_names(h: &mut Hardening, chosen: Option<&(UserSpec, Source)>, root_allowed: bool) {
     let named_user = chosen.filter(|(u, _)| user::has_names(u));
     // `root` itself was refused above by its spelling.
@@ -104,20 +106,15 @@ fn resolve_names(h: &mut Hardening, chosen: Option<&(UserSpec, Source)>, root_al
             false => Refusal::never(asked, p.why, p.fix),
         });
     }
+    // A group the image does not have grants nothing (runc refuses to start with it,
+    // as docker would); one that is gid 0 is the root group under another name.
     for g in named_groups {
-        let asked = format!("--group-add {g}");
-        match user::group_id(g, contents) {
-            Ok(0) if !root_allowed => h.refuse(Refusal::never(
-                asked,
+        if user::group_id(g, contents) == Ok(0) && !root_allowed {
+            h.refuse(Refusal::never(
+                format!("--group-add {g}"),
                 format!("the image's /etc/group makes {g} gid 0, the root group"),
                 "add a dedicated non-root group instead",
-            )),
-            Ok(_) => {}
-            Err(why) => h.refuse(Refusal::never(
-                asked,
-                format!("{why}, and only an id tells the root group from others"),
-                "use a numeric non-root gid",
-            )),
+            ));
         }
     }
 }
