@@ -81,7 +81,7 @@ impl View {
             (Progress::Quiet, _) => {}
             (Progress::Lines, Some(id)) => {
                 // One line per layer when it is done, so logs stay short.
-                if matches!(status, "Pull complete" | "Already exists") {
+                if matches!(status, "Pull complete" | "Already exists") || status.starts_with("Pulling from") {
                     let _ = writeln!(std::io::stderr(), "{id}: {status}");
                 }
             }
