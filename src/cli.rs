@@ -76,6 +76,9 @@ pub enum Command {
     /// Show what `run` would do: each control, its value and where it came from
     #[command(args_override_self = true)]
     Plan(PlanCommand),
+    /// Check images against the profile's image policy
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// List, show and validate hardening profiles
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -90,9 +93,6 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Check images against the profile's image policy
-    #[command(subcommand)]
-    Image(ImageCommand),
 }
 
 #[derive(Debug, Args)]
