@@ -192,5 +192,6 @@ pub struct ImageCheckCommand {
     /// Pull the image: missing (when not local), always, never
     #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
     pub pull: String,
+    /// The image, as `run` takes it ([REGISTRY/]NAME[:TAG][@DIGEST])
     pub image: String,
 }
