@@ -52,6 +52,20 @@ const INTENT: &[&str] = &[
     "/HostConfig/VolumeDriver",
 ];
 
+/// Lists whose order docker does not keep from one `docker create` to the next (the CLI
+/// gathers binds through a Go map; env was seen reordered too): compared sorted.
+const ORDER_FREE: &[&str] = &["/HostConfig/Binds", "/Config/Env"];
+
+fn field(v: &Value, pointer: &str) -> Option<Value> {
+    let mut value = v.pointer(pointer).cloned();
+    if ORDER_FREE.contains(&pointer)
+        && let Some(Value::Array(items)) = &mut value
+    {
+        items.sort_by_key(|i| i.to_string());
+    }
+    value
+}
+
 /// Fields compared only when the invocation sets them (hardrun sets its own otherwise).
 const WHEN_ASKED: &[(&str, &str)] = &[
     ("-h", "/Config/Hostname"),
@@ -95,12 +109,12 @@ fn compare(scope: &Scope, cwd: &Path, image: &str, flags: &[&str], cmd: &[&str])
             fields.push(field);
         }
     }
-    for field in fields {
-        if ours.pointer(field) != theirs.pointer(field) {
+    for f in fields {
+        if field(&ours, f) != field(&theirs, f) {
             diffs.push(format!(
-                "{field} for {flags:?} {cmd:?}: hardrun {:?} docker {:?}",
-                ours.pointer(field),
-                theirs.pointer(field)
+                "{f} for {flags:?} {cmd:?}: hardrun {:?} docker {:?}",
+                ours.pointer(f),
+                theirs.pointer(f)
             ));
         }
     }
