@@ -76,6 +76,9 @@ pub enum Command {
     /// Show what `run` would do: each control, its value and where it came from
     #[command(args_override_self = true)]
     Plan(PlanCommand),
+    /// Check images against the profile's image policy
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// List, show and validate hardening profiles
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -136,11 +139,14 @@ pub struct PlanCommand {
     /// Output format
     #[arg(long, value_enum, default_value_t = PlanFormat::Table, help_heading = "hardrun")]
     pub format: PlanFormat,
+    /// Print the image reference pinned to its digest (asks the daemon), and nothing else
+    #[arg(long, help_heading = "hardrun")]
+    pub pin: bool,
     #[command(flatten)]
     pub docker: RunFlags,
 }
 
-/// Output format of `doctor` and `audit`.
+/// Output format of `doctor`, `audit` and `image check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ReportFormat {
     /// For people: one line per check or finding
@@ -193,4 +199,23 @@ pub enum ExportCommand {
     List,
     /// Check a profile file you wrote (AppArmor: compiled with apparmor_parser, not loaded)
     Check { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Run the image gate alone (what `run` checks before creating anything) and report
+    /// each check with the profile key that governs it; exits 1 when the image is refused
+    Check(ImageCheckCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageCheckCommand {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Pull the image: missing (when not local), always, never
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pub pull: String,
+    /// The image, as `run` takes it ([REGISTRY/]NAME[:TAG][@DIGEST])
+    pub image: String,
 }

@@ -111,6 +111,8 @@ fn report(e: &anyhow::Error) -> i32 {
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let cwd = command::cwd()?;
     match &cli.command {
+        Command::Plan(cmd) if cmd.pin => block_on(command::image::pin(cmd, &cli.global)),
+        Command::Image(cli::ImageCommand::Check(cmd)) => block_on(command::image::check(cmd, &cli.global, cli.quiet)),
         Command::Plan(cmd) => command::plan::run(cmd, &cli.global),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
         Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", &|text| {

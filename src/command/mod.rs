@@ -1,5 +1,7 @@
 //! hardrun's commands, one file each; `main` dispatches to them.
 
+pub mod gate;
+pub mod image;
 pub mod plan;
 pub mod profile;
 pub mod run;
@@ -14,6 +16,15 @@ use crate::profile::{Loader, Profile};
 /// The process environment, as the lookup function request parsing takes.
 pub fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
+}
+
+/// Where hardrun caches: `$XDG_CACHE_HOME`, else `~/.cache`, else the temporary folder.
+pub fn cache_home() -> PathBuf {
+    env("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 pub fn cwd() -> Result<PathBuf> {

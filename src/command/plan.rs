@@ -1,7 +1,5 @@
 //! `hardrun plan`: parse, load the profile, harden, and print the Plan.
 
-use std::path::PathBuf;
-
 use anyhow::{Context as _, Result};
 
 use super::{cwd, env, load_profile};
@@ -37,12 +35,7 @@ pub fn seccomp_file(plan: &Plan) -> Result<String> {
         SeccompSource::File(p) => Ok(p.clone()),
         SeccompSource::Bundled(name) => {
             let text = crate::seccomp::bundled(name).context("bundled seccomp profile missing")?;
-            let base = env("XDG_CACHE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .unwrap_or_else(std::env::temp_dir);
-            let dir = base.join("hardrun/seccomp");
+            let dir = super::cache_home().join("hardrun/seccomp");
             let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
             let path = dir.join(format!("{name}-{hash:016x}.json"));
             if !path.exists() {

@@ -9,14 +9,13 @@ use anyhow::Result;
 use super::plan::Refused;
 use super::{cwd, env, load_profile};
 use crate::cli::Global;
-use crate::engine::lifecycle::{AfterStart, ExitError, NoCheck, Signals};
-use crate::engine::pull::Progress;
+use crate::engine::lifecycle::{AfterStart, NoCheck, Signals};
 use crate::engine::{Engine, endpoint};
 use crate::image::ImageRef;
 use crate::plan::Plan;
 use crate::policy::{self, Host};
 use crate::profile::{Loader, Profile};
-use crate::request::{PullPolicy, RunRequest, VolumeSource};
+use crate::request::{RunRequest, VolumeSource};
 
 /// What `run` and `create` share: the parsed request and the context it runs in.
 pub struct Invocation<'a> {
@@ -144,35 +143,16 @@ impl<'a> Invocation<'a> {
         image: &ImageRef,
         signals: &mut Signals,
     ) -> Result<Option<crate::policy::ImageFacts>> {
-        let reference = &self.req.image;
-        let local = match self.req.pull {
-            PullPolicy::Always => None,
-            _ => engine.image(reference).await?,
+        let wants = super::gate::Wants {
+            profile: &self.profile,
+            pull: self.req.pull,
+            platform: self.req.platform.as_deref(),
+            quiet: self.quiet || self.req.quiet,
+            user: self.req.user.as_ref(),
+            group_add: &self.req.group_add,
+            everything: false,
         };
-        if local.is_some() {
-            return Ok(local);
-        }
-        if self.req.pull == PullPolicy::Never {
-            return Err(anyhow::anyhow!(
-                "no such image {reference} locally, and --pull never forbids pulling it; pull it first or drop --pull never"
-            ));
-        }
-        let quiet = self.quiet || self.req.quiet;
-        if self.req.pull == PullPolicy::Missing && !quiet {
-            eprintln!("Unable to find image '{reference}' locally");
-        }
-        let progress = Progress::for_stderr(quiet);
-        tokio::select! {
-            r = engine.pull(image, self.req.platform.as_deref(), progress) => r?,
-            s = signals.recv() => {
-                return Err(ExitError { code: 128 + s.1, message: format!("{} received while pulling {reference}; nothing was created", s.0) }.into());
-            }
-        }
-        engine
-            .image(reference)
-            .await?
-            .map(Some)
-            .ok_or_else(|| anyhow::anyhow!("{reference} is still missing after the pull"))
+        super::gate::gather(engine, image, &self.req.image, &wants, signals).await.map(Some)
     }
 
     fn report(&self, plan: &Plan) {

@@ -63,7 +63,7 @@ impl Signals {
 
 /// Runs `fut` to completion even if a signal arrives meanwhile (cancelling a create or
 /// start half-way could leave a container the daemon made); reports the signal.
-async fn shielded<T>(
+pub(crate) async fn shielded<T>(
     fut: impl std::future::Future<Output = T>,
     signals: &mut Signals,
 ) -> (T, Option<(&'static str, i32)>) {
@@ -77,7 +77,7 @@ async fn shielded<T>(
     }
 }
 
-fn interrupted(signal: (&str, i32), what: &str) -> anyhow::Error {
+pub(crate) fn interrupted(signal: (&str, i32), what: &str) -> anyhow::Error {
     ExitError { code: 128 + signal.1, message: format!("{} received {what}", signal.0) }.into()
 }
 

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod auth;
 pub mod cache;
 pub mod endpoint;
+pub mod image;
 pub mod inspect;
 pub mod lifecycle;
 pub mod network;
@@ -21,7 +22,7 @@ use bollard::{ClientVersion, Docker};
 
 pub use endpoint::Endpoint;
 
-use crate::policy::{ImageFacts, MountFacts, VolumeFacts};
+use crate::policy::{MountFacts, VolumeFacts};
 
 /// The oldest Engine API hardrun speaks (Docker 20.10).
 pub const MIN_API: (u32, u32) = (1, 41);
@@ -173,19 +174,6 @@ impl Engine {
             default_runtime: info.default_runtime.unwrap_or_default(),
             security_options: opts,
         })
-    }
-
-    /// The image's facts, or `None` when it is not local.
-    pub async fn image(&self, reference: &str) -> Result<Option<ImageFacts>> {
-        match self.docker.inspect_image(reference).await {
-            Ok(img) => Ok(Some(ImageFacts {
-                user: img.config.and_then(|c| c.user).unwrap_or_default(),
-                id: img.id.unwrap_or_default(),
-                repo_digests: img.repo_digests.unwrap_or_default(),
-            })),
-            Err(e) if status_of(&e) == Some(404) => Ok(None),
-            Err(e) => Err(anyhow!(describe(&e))),
-        }
     }
 
     pub async fn volume(&self, name: &str) -> Result<Option<VolumeFacts>> {

@@ -1,5 +1,14 @@
-//! Images: references and the image gate.
+//! Images: references and the image gate. Everything here is pure (values in, verdicts
+//! out) except `cache`, the gate's small on-disk cache.
 
+pub mod cache;
+pub mod facts;
+pub mod gate;
+pub mod minimal;
 pub mod reference;
+pub mod scan;
+pub mod secrets;
+pub mod user;
 
+pub use facts::ImageFacts;
 pub use reference::ImageRef;

@@ -109,6 +109,13 @@ impl ImageRef {
         ImageRef { digest: Some(digest.to_string()), ..self.clone() }
     }
 
+    /// The digest docker recorded for this repository among an image's `RepoDigests`
+    /// (`127.0.0.1:5000/app@sha256:...`), if it was pulled from or pushed to it.
+    pub fn digest_among(&self, repo_digests: &[String]) -> Option<String> {
+        let repo = self.repository();
+        repo_digests.iter().filter_map(|r| ImageRef::parse(r).ok()).find(|r| r.repository() == repo)?.digest
+    }
+
     /// Whether the tag names at least a major.minor version (`1.25`, `v2.3.1`, `1.25-alpine`).
     pub fn has_minor_version(&self) -> bool {
         let Some(tag) = &self.tag else { return self.digest.is_some() };
@@ -188,6 +195,17 @@ mod tests {
         for bad in ["", "UPPER", "app:", "app:-x", "app@sha256:xyz", "a//b", "app_:1", "-app", "app@md5:00"] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn digests_of_the_same_repository() {
+        let digests = vec![format!("127.0.0.1:5000/team/app@{D}"), format!("nginx@{D}")];
+        let r = ImageRef::parse("127.0.0.1:5000/team/app:1").unwrap();
+        assert_eq!(r.digest_among(&digests).as_deref(), Some(D));
+        assert_eq!(ImageRef::parse("docker.io/library/nginx:1.25").unwrap().digest_among(&digests).as_deref(), Some(D));
+        assert_eq!(ImageRef::parse("team/app:1").unwrap().digest_among(&digests), None, "another registry");
+        assert_eq!(r.digest_among(&[]), None);
+        assert_eq!(r.pinned(D).familiar(), format!("127.0.0.1:5000/team/app:1@{D}"));
     }
 
     #[test]

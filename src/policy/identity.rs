@@ -1,6 +1,7 @@
 //! Who the container runs as: never root, unless user namespaces make root harmless.
 
 use super::{Hardening, Refusal};
+use crate::image::user;
 use crate::plan::Source;
 use crate::profile::DefaultUser;
 use crate::request::user::{UserSpec, is_root_id};
@@ -34,6 +35,7 @@ pub(super) fn apply(h: &mut Hardening) {
             ));
         }
     }
+    resolve_names(h, user.as_ref(), root_allowed);
     if let Some((u, source)) = user {
         h.decide("user", u.to_string(), source);
         h.config.user = Some(u.to_string());
@@ -76,3 +78,49 @@ fn image_user(h: &mut Hardening, root_allowed: bool) -> Option<(UserSpec, Source
         }
     }
 }
+
+/// Names mean what the image's /etc/passwd and /etc/group say (`app` may well be uid 0):
+/// they are resolved there, and refused when they come to root. A user name that does
+/// not resolve is refused too (only an id tells root from non-root; docker could not
+/// start it either); a `--group-add` name that does not resolve grants nothing.
+fn resolve_names(h: &mut Hardening, chosen: Option<&(UserSpec, Source)>, root_allowed: bool) {
+    let named_user = chosen.filter(|(u, _)| user::has_names(u));
+    // `root` itself was refused above by its spelling.
+    let named_groups: Vec<&String> = h.req.group_add.iter().filter(|g| user::is_name(g) && !is_root_id(g)).collect();
+    if named_user.is_none() && named_groups.is_empty() {
+        return;
+    }
+    let Some(facts) = &h.host.image else {
+        h.notices.push(
+            "user and group names are resolved in the image's /etc/passwd and /etc/group once it is local".into(),
+        );
+        return;
+    };
+    let contents = facts.contents.as_ref();
+    if let Some((u, source)) = named_user
+        && let Some(p) = user::problem(u, contents, root_allowed)
+    {
+        let (asked, root_key) = match source {
+            Source::Flag { flag } => (flag.clone(), ALLOW_ROOT_KEY),
+            Source::Image { .. } => (format!("image {} with USER {u}", h.req.image), "user.default"),
+            _ => (format!("user.default {u}"), ALLOW_ROOT_KEY),
+        };
+        h.refuse(match p.root {
+            true => Refusal::unless(asked, p.why, p.fix, root_key),
+            false => Refusal::never(asked, p.why, p.fix),
+        });
+    }
+    // A group the image does not have grants nothing (runc refuses to start with it,
+    // as docker would); one that is gid 0 is the root group under another name.
+    for g in named_groups {
+        if user::group_id(g, contents) == Ok(0) && !root_allowed {
+            h.refuse(Refusal::never(
+                format!("--group-add {g}"),
+                format!("the image's /etc/group makes {g} gid 0, the root group"),
+                "add a dedicated non-root group instead",
+            ));
+        }
+    }
+}
+
+const ALLOW_ROOT_KEY: &str = "user.allow_root (honoured only with a userns-remap or rootless daemon)";

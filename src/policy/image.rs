@@ -1,8 +1,11 @@
-//! The image reference: parsed as docker does, floating tags and unlisted registries refused.
+//! The image gate in a run: the reference parsed as docker does, then every check of
+//! `image::gate` (tags, registries, digest, secrets, minimal, scan) with each refusal
+//! reported, and the pinned reference run when the profile requires a digest.
 
 use super::{Hardening, Refusal};
 use crate::image::ImageRef;
-use crate::profile::schema::TagRule;
+use crate::image::gate::{self, Status};
+use crate::plan::Source;
 
 pub(super) fn apply(h: &mut Hardening) {
     let image = match ImageRef::parse(&h.req.image) {
@@ -12,44 +15,17 @@ pub(super) fn apply(h: &mut Hardening) {
             return;
         }
     };
-    let asked = format!("image {}", h.req.image);
-    let tags = h.profile.image.tags;
-    match tags {
-        TagRule::Any => {}
-        TagRule::Fixed if image.is_floating() => h.refuse(Refusal::unless(
-            asked.clone(),
-            "a missing or `latest` tag floats: each pull may run different code, unreviewed",
-            format!(
-                "name a fixed version, e.g. {}:1.2.3, or pin a digest with `hardrun plan --pin`",
-                ImageRef { tag: None, digest: None, ..image.clone() }.familiar()
-            ),
-            "image.tags",
-        )),
-        TagRule::Minor if !image.has_minor_version() => h.refuse(Refusal::unless(
-            asked.clone(),
-            "the profile wants at least a major.minor version tag, so what runs is known",
-            format!(
-                "name a version such as {}:1.25 (or pin a digest)",
-                ImageRef { tag: None, digest: None, ..image.clone() }
-            ),
-            "image.tags",
-        )),
-        TagRule::Digest if image.digest.is_none() => h.refuse(Refusal::unless(
-            asked.clone(),
-            "the profile runs images by digest only, so the bytes cannot change under a tag",
-            "pin the digest: `hardrun plan --pin` prints the pinned reference",
-            "image.tags",
-        )),
-        _ => {}
-    }
-    let registries = &h.profile.image.registries;
-    if !registries.is_empty() && !registries.iter().any(|r| allowed_by(&image, r)) {
-        h.refuse(Refusal::unless(
-            asked,
-            format!("{} is not among the allowed registries ({})", image.repository(), registries.join(", ")),
-            "use an image from an allowed registry (mirror it there first)",
-            "image.registries",
-        ));
+    for check in gate::judge(&image, &h.req.image, h.host.image.as_ref(), &h.profile.image) {
+        match check.status {
+            Status::Refuse => h.refuse(Refusal::unless(check.asked, check.detail, check.fix, check.key)),
+            Status::Warn => h
+                .notices
+                .push(format!("warning: {}: {}; {} (profile key {})", check.asked, check.detail, check.fix, check.key)),
+            Status::Skip if check.check == "digest" && h.profile.image.require_digest => {
+                h.notices.push(format!("image.require_digest: {}", check.detail))
+            }
+            _ => {}
+        }
     }
     if h.req.disable_content_trust == Some(false) {
         h.refuse(Refusal::never(
@@ -62,12 +38,18 @@ pub(super) fn apply(h: &mut Hardening) {
     h.decide("image", image.familiar(), source);
     h.config.image = Some(h.req.image.clone());
     h.image = Some(image);
+    pin(h);
 }
 
-/// `registry.example.com` allows the whole registry; `registry.example.com/team` a prefix;
-/// `docker.io/library` the official images.
-fn allowed_by(image: &ImageRef, rule: &str) -> bool {
-    let repo = image.repository();
-    let rule = rule.trim_end_matches('/');
-    repo == rule || repo.starts_with(&format!("{rule}/"))
+/// `image.require_digest`: the container is created from the digest the gate resolved,
+/// and the pinned reference is shown so it can be pasted next time.
+fn pin(h: &mut Hardening) {
+    let Some(image) = &h.image else { return };
+    let Some(pinned) = gate::pinned(image, h.host.image.as_ref(), &h.profile.image) else { return };
+    let reference = pinned.familiar();
+    let key = "image.require_digest";
+    h.notices.push(format!("pinned {} to {reference} ({key})", h.req.image));
+    let source = Source::Profile { key: key.into(), file: h.profile.origin(key).into() };
+    h.decide("image digest", reference.clone(), source);
+    h.config.image = Some(reference);
 }

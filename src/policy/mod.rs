@@ -47,14 +47,8 @@ pub struct MountFacts {
     pub destination: String,
 }
 
-/// The image's configuration, once it is local.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImageFacts {
-    /// `Config.User`, empty when the image runs as root by default.
-    pub user: String,
-    pub id: String,
-    pub repo_digests: Vec<String>,
-}
+/// The image's configuration and what the gate learnt about it, once it is local.
+pub use crate::image::ImageFacts;
 
 /// What hardrun knows about the machine before deciding. Gathered by thin I/O code
 /// (`host::gather`, the engine) and passed in as values.
