@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Scope, daemon, docker, hardrun, inspect};
+use common::{Scope, daemon, hardrun, inspect};
 use serde_json::Value;
 
 /// Fields that carry only what the user asked for.
@@ -138,9 +138,8 @@ fn everyday_invocations_keep_their_intent() {
     std::fs::create_dir(dir.path().join("data")).unwrap();
     std::fs::write(dir.path().join("env"), "# comment\nFROM_FILE=1\nSPACED=a b\n").unwrap();
     std::fs::write(dir.path().join("labels"), "tier=web\n").unwrap();
-    let vol = s.name("vol");
-    let net = s.name("net");
-    docker(["network", "create", "--label", &s.label, &net]);
+    let vol = s.volume("vol", &[]);
+    let net = s.network("net");
     let bind_ro = "./data:/data:ro".to_string();
     let named = format!("{vol}:/cache");
     let mount_bind = "type=bind,src=./data,dst=/d,readonly".to_string();
@@ -218,7 +217,5 @@ fn everyday_invocations_keep_their_intent() {
     let diffs: Vec<String> =
         cases.iter().flat_map(|(flags, cmd)| compare(&s, dir.path(), &d.image, flags, cmd)).collect();
     drop(s);
-    let _ = std::process::Command::new("docker").args(["volume", "rm", "-f", &vol]).output();
-    let _ = std::process::Command::new("docker").args(["network", "rm", &net]).output();
     assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
 }

@@ -84,8 +84,7 @@ fn the_default_network_isolates_containers_from_each_other() {
         .run()
         .stdout_is("");
     // ...while on a user network that allows it, the same connection works (the control).
-    let open = s.name("open");
-    docker(["network", "create", "--label", &s.label, &open]);
+    let open = s.network("open");
     docker(["network", "connect", &open, &server]);
     let open_ip = inspect(&server)["NetworkSettings"]["Networks"][&open]["IPAddress"].as_str().unwrap().to_string();
     let o = hardrun([
@@ -103,7 +102,6 @@ fn the_default_network_isolates_containers_from_each_other() {
     ])
     .run();
     drop(s);
-    let _ = Command::new("docker").args(["network", "rm", &open]).output();
     assert_eq!(o.stdout(), "hi\n");
 }
 
@@ -159,10 +157,8 @@ fn none_and_bridge_networks_keep_working() {
 fn volumes_whose_options_are_binds_are_refused_once_the_daemon_is_asked() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
-    let vol = s.name("sneaky");
-    docker(["volume", "create", "--label", &s.label, "-o", "type=none", "-o", "o=bind", "-o", "device=/etc", &vol]);
+    let vol = s.volume("sneaky", &["-o", "type=none", "-o", "o=bind", "-o", "device=/etc"]);
     let o = hardrun(["-q", "run", "--rm", "-l", &s.label, "-v", &format!("{vol}:/x"), &d.image, "true"]).run();
-    let _ = Command::new("docker").args(["volume", "rm", "-f", &vol]).output();
     o.fails().stderr_has("/etc");
 }
 

@@ -224,6 +224,23 @@ impl Scope {
         format!("{base}-{}", self.label.trim_start_matches("hardrun-test=").replace('=', "-"))
     }
 
+    /// A network of this scope, removed with it.
+    pub fn network(&self, base: &str) -> String {
+        let name = self.name(base);
+        docker(["network", "create", "--label", &self.label, &name]);
+        name
+    }
+
+    /// A named volume of this scope (created now, labelled), removed with it.
+    pub fn volume(&self, base: &str, options: &[&str]) -> String {
+        let name = self.name(base);
+        let mut args = vec!["volume", "create", "--label", &self.label];
+        args.extend_from_slice(options);
+        args.push(&name);
+        docker(args);
+        name
+    }
+
     /// Containers of this scope that exist now.
     pub fn containers(&self) -> Vec<String> {
         let out = Command::new("docker")
@@ -241,10 +258,24 @@ impl Default for Scope {
 }
 
 impl Drop for Scope {
+    /// Containers first, then the networks and volumes they used.
     fn drop(&mut self) {
         let ids = self.containers();
         if !ids.is_empty() {
             let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
+        }
+        let filter = format!("label={}", self.label);
+        for (kind, list) in [
+            ("network", ["network", "ls", "-q", "--filter", &filter]),
+            ("volume", ["volume", "ls", "-q", "--filter", &filter]),
+        ] {
+            let out = Command::new("docker").args(list).output();
+            let names: Vec<String> = out
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect())
+                .unwrap_or_default();
+            if !names.is_empty() {
+                let _ = Command::new("docker").args([kind, "rm"]).args(&names).output();
+            }
         }
     }
 }
