@@ -80,6 +80,7 @@ impl Engine {
     /// started. The container is removed whatever happens; it carries [`PROBE_LABEL`]
     /// to be found should hardrun be killed meanwhile.
     pub async fn look_inside(&self, image_id: &str, folders: &[String], programs: &[&str]) -> Result<Contents> {
+        self.sweep_probes().await;
         let body = ContainerCreateBody {
             image: Some(image_id.to_string()),
             // Never run: any command does, and an image need not have one.
@@ -100,6 +101,20 @@ impl Engine {
         let contents = looked.map_err(|e| anyhow!("looking inside {image_id}: {e}"))?;
         removed?;
         Ok(contents)
+    }
+
+    /// Removes probe containers a killed hardrun left behind (older than a minute, so a
+    /// concurrent look is never disturbed).
+    async fn sweep_probes(&self) {
+        let filters = HashMap::from([("label".to_string(), vec![PROBE_LABEL.to_string()])]);
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        let Ok(list) = self.docker.list_containers(Some(opts)).await else { return };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        for c in list {
+            if let Some(id) = c.id.filter(|_| c.created.is_some_and(|t| now - t > 60)) {
+                let _ = self.remove(&id).await;
+            }
+        }
     }
 
     async fn read_contents(&self, container: &str, folders: &[String], programs: &[&str]) -> Result<Contents> {
