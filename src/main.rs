@@ -116,7 +116,16 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Plan(cmd) => command::plan::run(cmd, &cli.global),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
         Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", &|text| {
-            seccomp::parse(text).and_then(|p| p.validate()).map_err(|e| e.to_string())
+            let profile = seccomp::parse(text).map_err(|e| e.to_string())?;
+            profile.validate().map_err(|e| e.to_string())?;
+            for name in seccomp::ESCAPE_ROUTES {
+                if profile.allows(name) == seccomp::Allowance::Unconditional {
+                    eprintln!(
+                        "hardrun: warning: the profile allows {name} unconditionally, a common way out of a container"
+                    );
+                }
+            }
+            Ok(())
         }),
         Command::Apparmor(cmd) => {
             export(cmd, apparmor::BUNDLED, "AppArmor", &|text| apparmor::check_syntax(text).map_err(|e| e.to_string()))

@@ -224,8 +224,28 @@ impl HostFilter {
     }
 }
 
+/// System calls that open the way out of a container; `hardrun seccomp check` warns
+/// when a profile lets any of them run unconditionally.
+pub const ESCAPE_ROUTES: [&str; 16] = [
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "init_module",
+    "finit_module",
+    "bpf",
+    "perf_event_open",
+    "ptrace",
+    "kexec_load",
+    "open_by_handle_at",
+    "userfaultfd",
+    "keyctl",
+    "process_vm_writev",
+    "clone3",
+];
+
 /// Whether a profile lets a syscall run.
-#[cfg_attr(not(test), allow(dead_code))] // for the tests now, `hardrun doctor` later
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allowance {
     /// Every call runs.
@@ -296,7 +316,6 @@ impl SeccompProfile {
     }
 
     /// Whether `syscall` runs under this profile (on the native architecture, every host).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn allows(&self, syscall: &str) -> Allowance {
         let rules: Vec<&SyscallRule> =
             self.syscalls.iter().filter(|r| r.syscall_names().any(|n| n == syscall)).collect();

@@ -158,3 +158,24 @@ fn help_and_completions_come_from_the_flag_table() {
     hardrun(["run", "--help"]).run().success().stdout_has("--memory").stdout_has("Security").stdout_has("--cap-add");
     hardrun(["completions", "bash"]).run().success().stdout_has("--security-opt");
 }
+
+#[test]
+fn kernel_profiles_can_be_exported_and_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let exported = hardrun(["seccomp", "export", "hardrun-strict"]).run().success().stdout();
+    let strict = d.path().join("strict.json");
+    std::fs::write(&strict, exported).unwrap();
+    hardrun(["seccomp", "check", strict.to_str().unwrap()]).run().success().stderr_lacks("warning");
+    let loose = d.path().join("loose.json");
+    std::fs::write(
+        &loose,
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","unshare"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    )
+    .unwrap();
+    hardrun(["seccomp", "check", loose.to_str().unwrap()]).run().success().stderr_has("allows unshare unconditionally");
+    let broken = d.path().join("broken.json");
+    std::fs::write(&broken, "{nope").unwrap();
+    hardrun(["seccomp", "check", broken.to_str().unwrap()]).run().fails();
+    hardrun(["apparmor", "export", "hardrun-default"]).run().success().stdout_has("profile hardrun-default");
+    hardrun(["seccomp", "export", "nope"]).run().fails().stderr_has("hardrun-default");
+}
