@@ -273,3 +273,19 @@ fn pulls_with_bars_on_a_terminal() {
     assert!(text.contains("pulled"), "{text}");
     assert!(text.contains('\x1b'), "bars redraw with terminal escapes: {text:?}");
 }
+
+#[test]
+fn flags_an_old_daemon_would_drop_are_errors() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let api = docker(["version", "--format", "{{.Server.APIVersion}}"]);
+    let (major, minor) = api.trim().split_once('.').unwrap();
+    if (major.parse::<u32>().unwrap(), minor.parse::<u32>().unwrap()) >= (1, 44) {
+        return;
+    }
+    hardrun(["-q", "create", "-l", &s.label, "--mac-address", "92:d0:c6:0a:29:33", &d.image, "true"])
+        .run()
+        .fails()
+        .stderr_has("--mac-address needs Engine API 1.44");
+    assert!(s.containers().is_empty());
+}

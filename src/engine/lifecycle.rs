@@ -107,6 +107,16 @@ impl Engine {
             ));
         }
         let mut body: ContainerCreateBody = plan.create.clone();
+        let endpoints = body.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref());
+        if !self.api_at_least(1, 44) && endpoints.is_some_and(|e| e.values().any(|ep| ep.mac_address.is_some())) {
+            // Older daemons take the address only in a Config field the current API dropped;
+            // sent per network they would record it and not apply it.
+            return Err(anyhow!(
+                "--mac-address needs Engine API 1.44 (Docker 25) and this daemon speaks {}.{}: leave it out, or upgrade the daemon",
+                self.api.0,
+                self.api.1
+            ));
+        }
         // Before API 1.44 a container is created on one network and connected to the rest.
         let mut later = Vec::new();
         if !self.api_at_least(1, 44)
