@@ -87,7 +87,7 @@ fn choose_networks(h: &mut Hardening) {
     // Docker's name for the daemon's default network is "default" when none is given.
     let mode =
         if req.networks.is_empty() && primary.name == "bridge" { "default".to_string() } else { primary.name.clone() };
-    h.hc.network_mode = Some(mode);
+    h.hc.network_mode = Some(mode.clone());
     let mut endpoints = HashMap::new();
     for (i, net) in networks.iter().enumerate() {
         let mut settings = endpoint(net);
@@ -103,10 +103,15 @@ fn choose_networks(h: &mut Hardening) {
         }
         tidy(&mut settings);
         if i == 0 || settings != EndpointSettings::default() || networks.len() > 1 {
-            endpoints.insert(net.name.clone(), settings);
+            // The default network is keyed as NetworkMode names it ("default" or an ID).
+            let key = if i == 0 { mode.clone() } else { net.name.clone() };
+            endpoints.insert(key, settings);
         }
     }
-    if !req.networks.is_empty() && !endpoints.is_empty() {
+    // With no --network, endpoint settings are sent only when a flag (--ip, --mac-address,
+    // --network-alias...) asked for some, so they are not lost.
+    let asked = endpoints.values().any(|e| *e != EndpointSettings::default());
+    if !req.networks.is_empty() || asked {
         h.config.networking_config = Some(NetworkingConfig { endpoints_config: Some(endpoints) });
     }
 }

@@ -471,3 +471,15 @@ fn the_floating_tag_hint_names_a_fixed_tag() {
     let r = refusals(&["registry.example.com/api:latest"]);
     assert!(r[0].contains("e.g. registry.example.com/api:1.2.3"), "{r:?}");
 }
+
+#[test]
+fn per_container_network_flags_reach_the_default_network() {
+    let with_net = Host { isolated_network: Some("0123abcd".into()), ..host() };
+    let p =
+        plan_with(&["--network-alias", "api", "--ip", "10.1.2.3", "img:1"], &profile("default"), &with_net).unwrap();
+    let eps = p.create.networking_config.unwrap().endpoints_config.unwrap();
+    let ep = &eps["0123abcd"];
+    assert_eq!(ep.aliases.as_deref(), Some(&["api".to_string()][..]));
+    assert_eq!(ep.ipam_config.as_ref().unwrap().ipv4_address.as_deref(), Some("10.1.2.3"));
+    assert!(plan(&["img:1"]).create.networking_config.is_none(), "nothing sent when nothing was asked");
+}
