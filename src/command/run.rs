@@ -85,7 +85,6 @@ impl<'a> Invocation<'a> {
             self.ensure_apparmor(engine, host)?;
         }
         host.userns_remapped = facts.userns || facts.rootless;
-        host.api_version = Some(engine.api);
         host.daemon_asked = true;
         let named = self.req.volumes.iter().filter_map(|v| match &v.source {
             VolumeSource::Named(n) => Some(n.clone()),

@@ -32,7 +32,7 @@ pub(super) fn apply(h: &mut Hardening) {
     c.stop_timeout = req.stop_timeout;
     c.tty = Some(req.tty);
     c.open_stdin = Some(req.interactive);
-    let life = super::lifecycle(req);
+    let life = &h.lifecycle;
     c.attach_stdin = Some(life.attach_stdin);
     c.attach_stdout = Some(life.attach_stdout);
     c.attach_stderr = Some(life.attach_stderr);

@@ -78,8 +78,6 @@ pub struct Host {
     /// Whether the daemon's facts (volumes, containers) were gathered; before that, rules
     /// that need them wait instead of refusing.
     pub daemon_asked: bool,
-    /// The daemon's API version (major, minor), when known.
-    pub api_version: Option<(u32, u32)>,
 }
 
 impl Host {
@@ -103,6 +101,8 @@ pub(crate) struct Hardening<'a> {
     pub expect: Expectation,
     pub image: Option<ImageRef>,
     pub seccomp: SeccompSource,
+    /// How the container is driven (streams decide some create fields too).
+    pub lifecycle: Lifecycle,
 }
 
 impl<'a> Hardening<'a> {
@@ -146,6 +146,7 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         expect: Expectation::default(),
         image: None,
         seccomp: SeccompSource::Bundled(profile.seccomp.clone()),
+        lifecycle: lifecycle(req),
     };
     image::apply(&mut h);
     identity::apply(&mut h);
@@ -157,7 +158,6 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
     if !h.refusals.is_empty() {
         return Err(h.refusals);
     }
-    let lifecycle = lifecycle(req);
     let mut config = h.config;
     config.host_config = Some(h.hc);
     Ok(Plan {
@@ -166,7 +166,7 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         create: config,
         decisions: h.decisions,
         notices: h.notices,
-        lifecycle,
+        lifecycle: h.lifecycle,
         expect: h.expect,
         seccomp: h.seccomp,
     })
