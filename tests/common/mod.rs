@@ -216,7 +216,9 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl Scope {
     pub fn new() -> Scope {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        Scope { label: format!("hardrun-test={}-{n}", std::process::id()) }
+        // The run's id (set by tests/run) first, so its clean-up finds only its own.
+        let run = std::env::var("HARDRUN_TEST_RUN").unwrap_or_else(|_| "local".into());
+        Scope { label: format!("hardrun-test={run}-{}-{n}", std::process::id()) }
     }
 
     /// A unique container name within this scope.

@@ -52,7 +52,7 @@ file_is_static() {
 
 remove() {
   docker image rm -f "$ROOT_IMAGE" "$APP_IMAGE" >/dev/null 2>&1 || true
-  # Earlier builds whose tags moved on.
+  # Dangling images of earlier builds (tagged images of other runs stay).
   docker image prune -f --filter label=org.hardrun.test=1 >/dev/null 2>&1 || true
 }
 
