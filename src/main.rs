@@ -17,6 +17,7 @@ mod policy;
 mod profile;
 mod request;
 mod run_args;
+mod sanitize;
 mod seccomp;
 mod verify;
 
@@ -99,12 +100,12 @@ fn report(e: &anyhow::Error) -> i32 {
         eprintln!("hardrun: nothing was created");
         return EXIT_HARDRUN;
     }
-    // One line: the chain joined, no backtrace.
+    // One line: the chain joined, no backtrace, nothing that could drive the terminal.
     let mut line = e.to_string();
     for cause in e.chain().skip(1) {
         line.push_str(&format!(": {cause}"));
     }
-    eprintln!("hardrun: {line}");
+    eprintln!("hardrun: {}", sanitize::escape(&line));
     EXIT_HARDRUN
 }
 

@@ -69,12 +69,16 @@ fn client(endpoint: &Endpoint, api: (u32, u32)) -> Result<Docker, BollardError> 
     }
 }
 
-/// One line for a daemon error, as docker prints it.
+/// One line for a daemon error, as docker prints it; the daemon's words are escaped and
+/// bounded (a hostile daemon could send megabytes of terminal escapes).
 pub fn describe(e: &BollardError) -> String {
+    use crate::sanitize::{LINE_MAX, line};
     match e {
-        BollardError::DockerResponseServerError { message, .. } => format!("Error response from daemon: {message}"),
-        BollardError::DockerStreamError { error } => error.clone(),
-        other => other.to_string(),
+        BollardError::DockerResponseServerError { message, .. } => {
+            format!("Error response from daemon: {}", line(message, LINE_MAX))
+        }
+        BollardError::DockerStreamError { error } => line(error, LINE_MAX),
+        other => line(&other.to_string(), LINE_MAX),
     }
 }
 
