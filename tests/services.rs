@@ -182,9 +182,8 @@ fn memcached_stores_and_returns_a_value() {
     let dir = tempfile::tempdir().unwrap();
     let id = start(&s, dir.path(), &["-p", "127.0.0.1::11211", &svc.image("memcached")]);
     let port = published_port(&id, "11211/tcp");
-    let got = eventually(READY, || {
-        exchange(port, "set fruit 0 0 5\r\napple\r\nget fruit\r\n", |a| a.ends_with("END\r\n"))
-    });
+    let got =
+        eventually(READY, || exchange(port, "set fruit 0 0 5\r\napple\r\nget fruit\r\n", |a| a.ends_with("END\r\n")));
     assert_eq!(got.as_deref(), Some("STORED\r\nVALUE fruit 0 5\r\napple\r\nEND\r\n"), "{}", logs(&id));
     assert_hardened(&id);
 }

@@ -26,7 +26,7 @@ pub async fn check(cmd: &ImageCheckCommand, global: &Global, quiet: bool) -> Res
     let pull = PullPolicy::parse(&cmd.pull).map_err(anyhow::Error::msg)?;
     let mut signals = Signals::install()?;
     let engine = Engine::connect(endpoint::resolve(global, &env)?).await?;
-    let wants = Wants { profile: &profile, pull, platform: None, quiet, user: None, group_add: &[], everything: true };
+    let wants = Wants { profile: &profile, pull, platform: None, quiet, everything: true };
     let facts = gate::gather(&engine, &image, &cmd.image, &wants, &mut signals).await?;
     let daemon = engine.daemon_facts().await?;
     let root_allowed = profile.user.allow_root && (daemon.userns || daemon.rootless);

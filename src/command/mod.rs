@@ -3,6 +3,7 @@
 pub mod gate;
 pub mod image;
 pub mod plan;
+pub mod prepare;
 pub mod profile;
 pub mod run;
 

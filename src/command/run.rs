@@ -57,6 +57,7 @@ impl<'a> Invocation<'a> {
         host.image = self.ensure_image(&engine, &image, &mut signals).await?;
         let plan = policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
         self.report(&plan);
+        super::prepare::bind_sources(&plan.prepare)?;
         if self.create_only {
             engine.create_only(&plan, &mut signals).await
         } else if self.verify {
@@ -123,7 +124,7 @@ impl<'a> Invocation<'a> {
         if loaded.iter().any(|p| p == name) {
             return Ok(());
         }
-        if engine.endpoint.is_local() && effective_uid() == Some(0) {
+        if engine.endpoint.is_local() && crate::host::effective_uid() == Some(0) {
             crate::apparmor::load(name)?;
             if !self.quiet {
                 eprintln!("hardrun: loaded the AppArmor profile {name}");
@@ -147,15 +148,18 @@ impl<'a> Invocation<'a> {
             pull: self.req.pull,
             platform: self.req.platform.as_deref(),
             quiet: self.quiet || self.req.quiet,
-            user: self.req.user.as_ref(),
-            group_add: &self.req.group_add,
             everything: false,
         };
         super::gate::gather(engine, image, &self.req.image, &wants, signals).await.map(Some)
     }
 
     fn report(&self, plan: &Plan) {
-        if self.quiet {
+        // What will likely break the service is said even with -q.
+        for w in &plan.warnings {
+            eprintln!("hardrun: warning: {w}");
+        }
+        // docker's own -q (`run -q`) silences hardrun's notes too.
+        if self.quiet || self.req.quiet {
             return;
         }
         for n in &plan.notices {
@@ -231,11 +235,4 @@ impl AfterStart for Verification<'_> {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
         Box::pin(self.verify(engine, id))
     }
-}
-
-/// hardrun's effective uid, from /proc (no libc binding needed for one number).
-fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-    line.split_whitespace().nth(2)?.parse().ok()
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::scan::Finding;
+pub use super::tree::Folder;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageFacts {
@@ -24,6 +25,15 @@ pub struct ImageFacts {
     pub size: u64,
     /// Filesystem layers (`RootFS.Layers`).
     pub layers: usize,
+    /// `Config.Entrypoint` and `Config.Cmd`.
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    /// `Config.Volumes`, sorted.
+    pub volumes: Vec<String>,
+    /// `Config.ExposedPorts` (`8080/tcp`), sorted.
+    pub exposed_ports: Vec<String>,
+    /// `Config.WorkingDir`, empty when unset.
+    pub working_dir: String,
     /// `created_by` of each history entry, oldest first; `None` when not read.
     pub history: Option<Vec<String>>,
     /// What a look inside found; `None` when hardrun did not look.
@@ -44,6 +54,25 @@ pub struct Contents {
     pub passwd: Option<String>,
     /// `/etc/group`, `None` when the image has none.
     pub group: Option<String>,
+    /// Folders under the places a service writes (its VOLUMEs, WORKDIR, /tmp, /var,
+    /// /run, /home, /srv, /opt, /data) whose owner or mode is not plainly root's, and
+    /// the VOLUMEs themselves.
+    #[serde(default)]
+    pub folders: Vec<Folder>,
+    /// False when a limit cut the reading of folders short.
+    #[serde(default)]
+    pub folders_complete: bool,
+    /// The script the image starts with (its entrypoint, else its command), when it is
+    /// one: where the service user it switches to is written.
+    #[serde(default)]
+    pub entrypoint: Option<Script>,
+}
+
+/// A script read from the image (bounded, as text).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    pub path: String,
+    pub text: String,
 }
 
 /// What the profile's scanner said.

@@ -363,6 +363,7 @@ mod tests {
                 executables: vec!["/bin/sh".into(), "/bin/busybox".into()],
                 passwd: Some("root:x:0:0::/root:/bin/sh\napp:x:10001:10001::/home/app:/bin/sh\n".into()),
                 group: Some("root:x:0:\napp:x:10001:\n".into()),
+                ..Contents::default()
             }),
             ..ImageFacts::default()
         }

@@ -138,6 +138,7 @@ mod tests {
                     .into(),
             ),
             group: Some("root:x:0:\napp:x:10001:\nwheel:x:0:\nstaff:x:50:\n".into()),
+            ..Contents::default()
         }
     }
 

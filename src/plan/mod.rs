@@ -85,6 +85,33 @@ pub enum SeccompSource {
     File(String),
 }
 
+/// A place the container may write: what is mounted there, who owns it, and whether
+/// the user the container runs as can write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WritablePath {
+    /// The path in the container.
+    pub path: String,
+    /// `tmpfs`, `bind`, `volume`, `image volume` or `image folder`.
+    pub kind: String,
+    /// The host path or volume name behind it, when it has one.
+    pub source: Option<String>,
+    /// `uid:gid mode`, when known.
+    pub owner: Option<String>,
+    /// Whether the run user can write it; `None` when unknown.
+    pub writable: Option<bool>,
+    /// Why, or what happens.
+    pub note: String,
+}
+
+/// A bind source hardrun creates before the container, so that it belongs to the user
+/// the container runs as (docker would create it owned by root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prepare {
+    pub path: String,
+    /// Given to this user and group (`None`: left to whoever hardrun runs as).
+    pub owner: Option<(u32, u32)>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub name: Option<String>,
@@ -93,6 +120,9 @@ pub struct Plan {
     pub create: ContainerCreateBody,
     pub decisions: Vec<Decision>,
     pub notices: Vec<String>,
+    pub warnings: Vec<String>,
+    pub writable: Vec<WritablePath>,
+    pub prepare: Vec<Prepare>,
     #[serde(skip)]
     pub lifecycle: Lifecycle,
     #[serde(skip)]
@@ -110,6 +140,9 @@ impl Plan {
             "create": serde_json::to_value(&self.create).unwrap_or_default(),
             "decisions": self.decisions,
             "notices": self.notices,
+            "warnings": self.warnings,
+            "writable": self.writable,
+            "prepare": self.prepare,
         })
     }
 }

@@ -17,13 +17,13 @@ pub(super) fn apply(h: &mut Hardening) {
             let src = Hardening::flag(format!("--user {u}"));
             Some((u.clone(), src))
         }
-        None => match &h.profile.user.default {
-            DefaultUser::Fixed(u) if u.is_root() && !root_allowed => {
-                h.refuse(root_refusal(&format!("user.default {u} of profile {}", h.profile.name)));
-                return;
-            }
-            DefaultUser::Fixed(u) => Some((u.clone(), h.profile_source("user.default"))),
-            DefaultUser::Image => image_user(h, root_allowed),
+        // The image's non-root USER or service user comes before the profile's default.
+        None => match super::image_user::from_image(h) {
+            Some(chosen) => Some(chosen),
+            None => match default_user(h, root_allowed) {
+                Ok(chosen) => chosen,
+                Err(()) => return,
+            },
         },
     };
     for g in &h.req.group_add {
@@ -43,6 +43,18 @@ pub(super) fn apply(h: &mut Hardening) {
     }
     if !h.req.group_add.is_empty() {
         h.hc.group_add = Some(h.req.group_add.clone());
+    }
+}
+
+/// `user.default`: a fixed user, or the image's own USER (refused when it is root).
+fn default_user(h: &mut Hardening, root_allowed: bool) -> Result<Option<(UserSpec, Source)>, ()> {
+    match h.profile.user.default.clone() {
+        DefaultUser::Fixed(u) if u.is_root() && !root_allowed => {
+            h.refuse(root_refusal(&format!("user.default {u} of profile {}", h.profile.name)));
+            Err(())
+        }
+        DefaultUser::Fixed(u) => Ok(Some((u, h.profile_source("user.default")))),
+        DefaultUser::Image => Ok(image_user(h, root_allowed)),
     }
 }
 

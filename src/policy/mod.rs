@@ -4,12 +4,14 @@
 
 mod identity;
 mod image;
+mod image_user;
 mod intent;
 mod isolation;
 mod limits;
 mod network;
 mod refusal;
 mod storage;
+mod writable;
 
 #[cfg(test)]
 mod proptests;
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 use bollard::models::{ContainerCreateBody, HostConfig};
 
 use crate::image::ImageRef;
-use crate::plan::{Decision, Expectation, Lifecycle, Plan, SeccompSource, Source};
+use crate::plan::{Decision, Expectation, Lifecycle, Plan, Prepare, SeccompSource, Source, WritablePath};
 use crate::profile::Profile;
 use crate::request::RunRequest;
 pub use network::ISOLATED as ISOLATED_NETWORK;
@@ -33,6 +35,25 @@ pub use refusal::Refusal;
 pub struct VolumeFacts {
     pub driver: String,
     pub options: BTreeMap<String, String>,
+    /// The owner of its folder on the daemon's host, when hardrun could read it.
+    pub owner: Option<Owner>,
+}
+
+/// Who owns a file or folder, and its permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// A bind source as it is on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathState {
+    /// Docker would create it (owned by root).
+    Missing,
+    Dir(Owner),
+    File(Owner),
 }
 
 /// One mount of an existing container (for `--volumes-from`).
@@ -78,6 +99,11 @@ pub struct Host {
     /// Whether the daemon's facts (volumes, containers) were gathered; before that, rules
     /// that need them wait instead of refusing.
     pub daemon_asked: bool,
+    /// Host-path bind sources (real paths) as they are, when the daemon runs on this
+    /// machine (otherwise its host's paths are not these).
+    pub bind_sources: BTreeMap<PathBuf, PathState>,
+    /// hardrun's own effective uid: whether it may give a folder it makes to another user.
+    pub euid: Option<u32>,
 }
 
 impl Host {
@@ -96,6 +122,12 @@ pub(crate) struct Hardening<'a> {
     pub refusals: Vec<Refusal>,
     pub decisions: Vec<Decision>,
     pub notices: Vec<String>,
+    /// What will likely break the service, said before it starts (printed even with -q).
+    pub warnings: Vec<String>,
+    /// Where the container may write, and whether its user can.
+    pub writable: Vec<WritablePath>,
+    /// Bind sources to create for the run user before the container is.
+    pub prepare: Vec<Prepare>,
     pub config: ContainerCreateBody,
     pub hc: HostConfig,
     pub expect: Expectation,
@@ -141,6 +173,9 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         refusals: Vec::new(),
         decisions: Vec::new(),
         notices: Vec::new(),
+        warnings: Vec::new(),
+        writable: Vec::new(),
+        prepare: Vec::new(),
         config: ContainerCreateBody::default(),
         hc: HostConfig::default(),
         expect: Expectation::default(),
@@ -152,6 +187,7 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
     identity::apply(&mut h);
     isolation::apply(&mut h);
     storage::apply(&mut h);
+    writable::apply(&mut h);
     network::apply(&mut h);
     limits::apply(&mut h);
     intent::apply(&mut h);
@@ -166,6 +202,9 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         create: config,
         decisions: h.decisions,
         notices: h.notices,
+        warnings: h.warnings,
+        writable: h.writable,
+        prepare: h.prepare,
         lifecycle: h.lifecycle,
         expect: h.expect,
         seccomp: h.seccomp,

@@ -53,6 +53,8 @@ fn tmpfs_loosening(options: &str) -> Vec<&str> {
 
 fn tmpfs(h: &mut Hardening) {
     let mut map = HashMap::new();
+    // Owned by the user the container runs as, or it cannot write there.
+    let ids = super::writable::run_ids(h);
     let user_targets: Vec<String> = h
         .req
         .volumes
@@ -68,8 +70,9 @@ fn tmpfs(h: &mut Hardening) {
         }
         let key = format!("filesystem.tmpfs.{path}");
         let source = h.profile_source(&key);
-        h.decide("tmpfs", format!("{path} {}", describe_tmpfs(options)), source);
-        map.insert(path.clone(), options.clone());
+        let options = super::writable::owned(options, ids);
+        h.decide("tmpfs", format!("{path} {}", describe_tmpfs(&options)), source);
+        map.insert(path.clone(), options);
     }
     for (path, options) in &h.req.tmpfs {
         let loose = tmpfs_loosening(options);
@@ -81,7 +84,9 @@ fn tmpfs(h: &mut Hardening) {
                 "filesystem.tmpfs_exec",
             ));
         }
-        map.insert(path.clone(), options.clone());
+        let options = super::writable::owned(options, ids);
+        h.decide("tmpfs", format!("{path} {}", describe_tmpfs(&options)), Hardening::flag(format!("--tmpfs {path}")));
+        map.insert(path.clone(), options);
     }
     if !map.is_empty() {
         h.hc.tmpfs = Some(map);

@@ -1,0 +1,27 @@
+//! The user an image was built for, when no `--user` is given: its non-root USER, else
+//! the service user found in it (`image::service_user`). Either only ever picks a
+//! non-root user; whatever the image says, root stays refused (identity's rules).
+
+use super::Hardening;
+use crate::image::service_user;
+use crate::plan::Source;
+use crate::request::UserSpec;
+
+/// The image's own user, or `None` (the profile's default applies) when the image does
+/// not name a non-root one, its facts are not known yet, or the profile says
+/// `user.from_image: false`.
+pub(super) fn from_image(h: &mut Hardening) -> Option<(UserSpec, Source)> {
+    if !h.profile.user.from_image {
+        return None;
+    }
+    let facts = h.host.image.as_ref()?;
+    let image_user = facts.user.trim();
+    if let Ok(u) = UserSpec::parse(image_user)
+        && !image_user.is_empty()
+        && !u.is_root()
+    {
+        return Some((u, Source::Image { field: "Config.User".into() }));
+    }
+    let choice = service_user::choose(facts)?;
+    Some((choice.spec(), Source::Image { field: format!("service user: {}", choice.reason) }))
+}
