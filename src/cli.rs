@@ -104,6 +104,8 @@ pub struct RunCommand {
     #[command(flatten)]
     pub verify: VerifyArgs,
     #[command(flatten)]
+    pub watch: WatchArgs,
+    #[command(flatten)]
     pub docker: RunFlags,
 }
 
@@ -121,6 +123,22 @@ pub struct VerifyArgs {
     /// Read back what the kernel enforces after start (the default)
     #[arg(long = "verify", overrides_with = "no_verify", help_heading = "hardrun")]
     pub verify: bool,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct WatchArgs {
+    /// Watch the container this long after start (in -d and in the foreground); if it
+    /// exits or restarts meanwhile, report its exit code, last output and a diagnosis
+    /// (0 turns it off)
+    #[arg(long = "watch", value_name = "DURATION", default_value = "2s", value_parser = parse_window, help_heading = "hardrun")]
+    pub window: std::time::Duration,
+}
+
+fn parse_window(s: &str) -> Result<std::time::Duration, String> {
+    match crate::request::duration::parse_nanos(s) {
+        Some(n) if n >= 0 => Ok(std::time::Duration::from_nanos(n as u64)),
+        _ => Err(format!("--watch {s:?}: expected a duration such as 2s, 500ms or 0")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -8,6 +8,7 @@ mod audit;
 mod capability;
 mod cli;
 mod command;
+mod diagnosis;
 mod doctor;
 mod engine;
 mod host;
@@ -144,6 +145,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
                 false,
             )?;
             inv.verify = !cmd.verify.no_verify;
+            inv.watch = cmd.watch.window;
             block_on(inv.execute())
         }
         Command::Create(cmd) => {

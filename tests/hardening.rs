@@ -17,7 +17,7 @@ fn verbose_runs_print_what_was_verified() {
     hardrun(["-v", "run", "--rm", "-l", &s.label, &d.image, "sleep", "0.2"])
         .run()
         .success()
-        .stderr_has("verified: caps none, no-new-privileges, seccomp filter, uid 65532, read-only root");
+        .stderr_has("verified: caps none, no-new-privileges, seccomp filter, uid 10001, read-only root");
 }
 
 #[test]

@@ -202,3 +202,78 @@ fn prometheus_answers_queries_from_its_volume() {
     assert!(running(&id));
     assert_eq!(assert_hardened(&id), 65534, "the image's USER nobody, owner of its VOLUME");
 }
+
+/// `hardrun run ARGS...` (with the scope's label) in `dir`, as a user types it.
+fn hr(s: &Scope, dir: &Path, args: &[&str]) -> common::Outcome {
+    let mut all = vec!["run", "-l", &s.label];
+    all.extend_from_slice(args);
+    hardrun(all).current_dir(dir).timeout(Duration::from_secs(120)).run()
+}
+
+#[test]
+fn a_service_that_dies_at_start_is_reported_with_its_output_and_nothing_is_left() {
+    let Some(svc) = services() else { return };
+    let s = Scope::new();
+    let dir = tempfile::tempdir().unwrap();
+    // The docs' first example forgot the password: plain `docker run -d` prints an ID
+    // and exits 0 for a container that is already gone.
+    let o = hr(&s, dir.path(), &["-d", &svc.image("postgres")]).status(1);
+    assert!(o.stdout().is_empty(), "no ID for a dead container: {}", o.stdout());
+    let err = o.stderr();
+    assert!(err.contains("the container exited with code 1"), "{err}");
+    assert!(err.contains("|") && err.contains("POSTGRES_PASSWORD is not set"), "its own last words: {err}");
+    assert!(err.lines().all(|l| l.starts_with("hardrun: ")), "{err}");
+    assert!(s.containers().is_empty(), "removed: {:?}", s.containers());
+
+    // A restart policy does not hide it either.
+    let o = hr(&s, dir.path(), &["-d", "--restart", "always", &svc.image("postgres")]).status(1);
+    assert!(o.stderr().contains("restarted"), "{}", o.stderr());
+    assert!(s.containers().is_empty());
+
+    // --watch 0 is docker's behaviour: the ID, exit 0.
+    let o = hr(&s, dir.path(), &["-d", "--watch", "0", &svc.image("postgres")]).success();
+    assert_eq!(o.stdout().trim().len(), 64);
+}
+
+#[test]
+fn a_read_only_root_failure_is_diagnosed_with_the_flag_that_fixes_it() {
+    let Some(svc) = services() else { return };
+    let s = Scope::new();
+    let dir = tempfile::tempdir().unwrap();
+    // As another user than the image's, nginx cannot write its temp folder.
+    let args = ["--user", "65532:65532", &svc.image("nginx")];
+    let detached = [&["-d"][..], &args].concat();
+    let o = hr(&s, dir.path(), &detached).status(1);
+    o.stderr_has("Read-only file system").stderr_has("diagnosis: /var/lib/nginx/body is on the read-only root");
+    let o = hr(&s, dir.path(), &["--rm"].iter().chain(&args).copied().collect::<Vec<_>>()).status(1);
+    // In the foreground its output was on screen; the diagnosis follows it.
+    let err = o.stderr();
+    assert!(err.contains("--tmpfs /var/lib/nginx:uid=65532,gid=65532"), "{err}");
+    assert!(err.contains("filesystem.tmpfs"), "{err}");
+    // -v says so instead of "verified" when the container is gone before it is read.
+    let o = hardrun(["-v", "run", "-d", "-l", &s.label, &svc.image("postgres")]).run().status(1);
+    assert!(!o.stderr().contains("verified"), "{}", o.stderr());
+    let o = hardrun(["-v", "run", "-d", "-l", &s.label, &svc.image("memcached")]).run().success();
+    o.stderr_has("hardrun: verified: caps none");
+}
+
+#[test]
+fn an_owner_the_service_cannot_write_is_reported_before_start_and_diagnosed_after() {
+    let Some(svc) = services() else { return };
+    let s = Scope::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("prom")).unwrap();
+    std::os::unix::fs::chown(dir.path().join("prom"), Some(0), Some(0)).unwrap();
+    let o = hr(&s, dir.path(), &["-d", "-v", "./prom:/prometheus", &svc.image("prometheus")]).status(2);
+    let err = o.stderr();
+    let warned = err.find("prom:/prometheus: ").unwrap_or_else(|| panic!("{err}"));
+    assert!(err.contains("hardrun: warning: -v "), "{err}");
+    let died = err.find("exited with code 2").unwrap_or_else(|| panic!("{err}"));
+    assert!(warned < died, "said before it started: {err}");
+    assert!(err.contains("belongs to 0:0 (mode 755), so the container's user 65534:65534 cannot write it"), "{err}");
+    assert!(
+        err.contains("diagnosis: the container's user 65534:65534 may not use /prometheus/queries.active"),
+        "{err}"
+    );
+    assert!(s.containers().is_empty());
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::plan::Refused;
+use super::watch::{Then, Watch};
 use super::{cwd, env, load_profile};
 use crate::cli::Global;
 use crate::engine::lifecycle::{AfterStart, NoCheck, Signals};
@@ -26,6 +27,8 @@ pub struct Invocation<'a> {
     pub verbose: u8,
     pub create_only: bool,
     pub verify: bool,
+    /// How long after start the container is watched (`--watch`).
+    pub watch: std::time::Duration,
 }
 
 impl<'a> Invocation<'a> {
@@ -39,7 +42,8 @@ impl<'a> Invocation<'a> {
         let cwd = cwd()?;
         let req = to_request(&cwd).map_err(anyhow::Error::msg)?;
         let profile = load_profile(global, &Loader::standard(&cwd, &env))?;
-        Ok(Invocation { req, profile, global, quiet, verbose, create_only, verify: !create_only })
+        let watch = super::watch::DEFAULT_WINDOW;
+        Ok(Invocation { req, profile, global, quiet, verbose, create_only, verify: !create_only, watch })
     }
 
     pub async fn execute(self) -> Result<i32> {
@@ -59,13 +63,18 @@ impl<'a> Invocation<'a> {
         self.report(&plan);
         super::prepare::bind_sources(&plan.prepare)?;
         if self.create_only {
-            engine.create_only(&plan, &mut signals).await
-        } else if self.verify {
-            let check = Verification { plan: &plan, apparmor_on_host, verbose: self.verbose > 0 && !self.quiet };
-            engine.run(&plan, &mut signals, &check).await
-        } else {
-            engine.run(&plan, &mut signals, &NoCheck).await
+            return engine.create_only(&plan, &mut signals).await;
         }
+        let watch = Watch::new(&plan, &self.profile, self.watch, self.quiet || self.req.quiet);
+        let verbose = self.verbose > 0 && !self.quiet;
+        let check = Verification { plan: &plan, apparmor_on_host, verbose, deferred: Default::default() };
+        let verification: &dyn AfterStart = if self.verify { &check } else { &NoCheck };
+        let code = engine.run(&plan, &mut signals, &Then(verification, &watch)).await?;
+        if let Some(line) = check.deferred.take() {
+            eprintln!("{line}");
+        }
+        watch.after_exit(&engine, code).await;
+        Ok(code)
     }
 
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
@@ -178,6 +187,18 @@ struct Verification<'p> {
     plan: &'p Plan,
     apparmor_on_host: bool,
     verbose: bool,
+    /// With -d, what was verified is said once the start watch saw the container live
+    /// on: never "verified" for a container that is gone.
+    deferred: std::cell::RefCell<Option<String>>,
+}
+
+impl Verification<'_> {
+    fn say(&self, line: String) {
+        match self.plan.lifecycle.detach {
+            true => *self.deferred.borrow_mut() = Some(line),
+            false => eprintln!("{line}"),
+        }
+    }
 }
 
 impl Verification<'_> {
@@ -213,9 +234,16 @@ impl Verification<'_> {
             }
         };
         match outcome {
+            // Nothing read is nothing proven: never "verified" for a container that is gone.
+            Ok(line) if line.starts_with("nothing to read") => {
+                if self.verbose {
+                    self.say(format!("hardrun: not verified: {line}"));
+                }
+                Ok(())
+            }
             Ok(line) => {
                 if self.verbose {
-                    eprintln!("hardrun: verified: {line}");
+                    self.say(format!("hardrun: verified: {line}"));
                 }
                 Ok(())
             }

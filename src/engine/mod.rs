@@ -14,6 +14,7 @@ pub mod network;
 pub mod pull;
 pub mod raw;
 pub mod terminal;
+pub mod watch;
 
 use std::time::Duration;
 

@@ -123,6 +123,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     pub writable: Vec<WritablePath>,
     pub prepare: Vec<Prepare>,
+    /// The user the container runs as, in numbers (`999:999`), when known.
+    pub run_as: Option<String>,
     #[serde(skip)]
     pub lifecycle: Lifecycle,
     #[serde(skip)]
@@ -143,6 +145,7 @@ impl Plan {
             "warnings": self.warnings,
             "writable": self.writable,
             "prepare": self.prepare,
+            "run_as": self.run_as,
         })
     }
 }

@@ -26,7 +26,7 @@ pub fn render(plan: &Plan) -> String {
 /// The "writable paths" section: each place the container may write, who owns it, and
 /// whether the user it runs as can write it.
 fn writable(plan: &Plan) -> String {
-    let user = plan.create.user.as_deref().unwrap_or("?");
+    let user = plan.run_as.as_deref().or(plan.create.user.as_deref()).unwrap_or("?");
     let rows: Vec<[String; 5]> = plan
         .writable
         .iter()

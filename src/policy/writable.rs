@@ -68,6 +68,7 @@ pub(super) fn owned(options: &str, ids: Option<RunIds>) -> String {
 
 pub(super) fn apply(h: &mut Hardening) {
     let ids = run_ids(h);
+    h.run_as = ids.map(|i| i.shown());
     mount_tmpfs(h, ids);
     let mut paths: Vec<WritablePath> = Vec::new();
     let mut taken: Vec<String> = Vec::new();
