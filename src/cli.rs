@@ -160,6 +160,10 @@ pub struct PlanCommand {
     /// Print the image reference pinned to its digest (asks the daemon), and nothing else
     #[arg(long, help_heading = "hardrun")]
     pub pin: bool,
+    /// Decide from the flags and the profile alone, without asking the daemon (the
+    /// image's user, its folders, volumes and networks are then not checked)
+    #[arg(long, help_heading = "hardrun")]
+    pub offline: bool,
     #[command(flatten)]
     pub docker: RunFlags,
 }

@@ -277,3 +277,111 @@ fn an_owner_the_service_cannot_write_is_reported_before_start_and_diagnosed_afte
     );
     assert!(s.containers().is_empty());
 }
+
+#[test]
+fn plan_shows_what_run_will_do_with_the_images_facts() {
+    let Some(svc) = services() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let o = hardrun(["plan", "-p", "127.0.0.1::6379", "-v", "./data:/data", &svc.image("redis")])
+        .current_dir(dir.path())
+        .run()
+        .success();
+    let out = o.stdout();
+    assert!(out.contains("998:998") && out.contains("the entrypoint switches to redis (gosu)"), "{out}");
+    assert!(out.contains("writable paths (the container runs as 998:998)"), "{out}");
+    let data = out.lines().find(|l| l.starts_with("/data ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(data.contains("bind") && data.contains("created by hardrun for the run user"), "{data}");
+    assert!(out.lines().any(|l| l.starts_with("/tmp ") && l.contains("tmpfs")), "{out}");
+    assert!(!dir.path().join("data").exists(), "plan creates nothing");
+    // Every mount is listed, the user's too.
+    assert!(out.contains("mount ") && out.contains(":/data"), "{out}");
+
+    // What run refuses, plan refuses: the image gate runs on the local image.
+    let p = dir.path().join("minimal.yaml");
+    std::fs::write(&p, "image:\n  minimal: true\n").unwrap();
+    let profile = p.to_str().unwrap();
+    hardrun(["--profile-file", profile, "plan", &svc.image("redis")]).run().fails().stderr_has("image.minimal");
+    hardrun(["--profile-file", profile, "plan", "--offline", &svc.image("redis")]).run().success();
+}
+
+#[test]
+fn image_check_warns_when_the_run_user_cannot_write_the_images_volume() {
+    let Some(svc) = services() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    hardrun(["image", "check", &svc.image("prometheus")])
+        .run()
+        .success()
+        .stdout_has("runs as nobody (65534:65534)")
+        .stdout_lacks_line_with("writable", "warn");
+    let p = dir.path().join("fixed.yaml");
+    std::fs::write(&p, "user:\n  from_image: false\n").unwrap();
+    hardrun(["--profile-file", p.to_str().unwrap(), "image", "check", &svc.image("prometheus")])
+        .run()
+        .success()
+        .stdout_has(
+            "VOLUME /prometheus belongs to 65534:65534 (mode 755), so the container's user 65532:65532 cannot write it",
+        );
+}
+
+#[test]
+fn strict_reaches_services_over_a_user_network_and_diagnoses_what_it_refuses() {
+    let Some(svc) = services() else { return };
+    let s = Scope::new();
+    let dir = tempfile::tempdir().unwrap();
+    // strict, but for the test images' tags (the run's id, not a version).
+    let p = dir.path().join("strict.yaml");
+    std::fs::write(&p, "extends: strict\nimage:\n  tags: fixed\n").unwrap();
+    let strict = p.to_str().unwrap();
+    // Its advice for -p is one it accepts.
+    let o = hr(&s, dir.path(), &["--profile-file", strict, "-d", "-p", "6379:6379", &svc.image("redis")]).fails();
+    o.stderr_has("--network NET");
+    let net = s.network("strict");
+    let alias = s.name("cache");
+    hr(
+        &s,
+        dir.path(),
+        &["--profile-file", strict, "-d", "--network", &net, "--network-alias", &alias, &svc.image("redis")],
+    )
+    .success();
+    let pong = eventually(READY, || {
+        let o = hr(
+            &s,
+            dir.path(),
+            &[
+                "--profile-file",
+                strict,
+                "--rm",
+                "--network",
+                &net,
+                &svc.image("redis"),
+                "redis-cli",
+                "-h",
+                &alias,
+                "ping",
+            ],
+        );
+        (o.code() == 0).then(|| o.stdout())
+    });
+    assert_eq!(pong.as_deref(), Some("PONG\n"));
+    // PostgreSQL needs System V shared memory, which the strict seccomp profile refuses;
+    // initdb gets there after a few seconds, so the watch is longer than its default.
+    let o = hr(
+        &s,
+        dir.path(),
+        &["--profile-file", strict, "-d", "--watch", "60s", "-e", "POSTGRES_PASSWORD=x", &svc.image("postgres")],
+    );
+    assert_ne!(o.code(), 0, "{}", o.stderr());
+    o.stderr_has("shared memory").stderr_has("seccomp.profile: hardrun-default");
+}
+
+#[test]
+fn quiet_runs_say_nothing_but_warnings() {
+    let Some(svc) = services() else { return };
+    let s = Scope::new();
+    let dir = tempfile::tempdir().unwrap();
+    // docker's own -q (after `run`) silences hardrun's notes as well.
+    let o = hr(&s, dir.path(), &["-q", "-d", &svc.image("memcached")]).success();
+    assert_eq!(o.stderr(), "", "no notes with run -q");
+    let o = hardrun(["-q", "run", "-d", "-l", &s.label, &svc.image("memcached")]).run().success();
+    assert_eq!(o.stderr(), "");
+}

@@ -18,6 +18,14 @@ use crate::policy::{self, Host};
 use crate::profile::{Loader, Profile};
 use crate::request::{RunRequest, VolumeSource};
 
+/// Whether the daemon's facts are gathered to run (pull, create hardrun's network) or
+/// only to show the plan (change nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    Plan,
+}
+
 /// What `run` and `create` share: the parsed request and the context it runs in.
 pub struct Invocation<'a> {
     pub req: RunRequest,
@@ -55,11 +63,8 @@ impl<'a> Invocation<'a> {
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
         let engine = Engine::connect(endpoint).await?;
-        self.daemon_facts(&engine, &mut host).await?;
+        let plan = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
         let apparmor_on_host = host.apparmor == Some(true);
-        let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
-        host.image = self.ensure_image(&engine, &image, &mut signals).await?;
-        let plan = policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
         self.report(&plan);
         super::prepare::bind_sources(&plan.prepare)?;
         if self.create_only {
@@ -77,21 +82,46 @@ impl<'a> Invocation<'a> {
         Ok(code)
     }
 
+    /// The plan with everything the daemon knows (the image's facts, volumes, networks),
+    /// as `run` makes it and `plan` shows it. `Mode::Plan` changes nothing: it pulls
+    /// nothing, creates no network, loads no AppArmor profile, and leaves a missing
+    /// image to `run`.
+    pub async fn decide(&self, engine: &Engine, host: &mut Host, signals: &mut Signals, mode: Mode) -> Result<Plan> {
+        self.daemon_facts(engine, host, mode).await?;
+        let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
+        host.image = match mode {
+            Mode::Run => self.ensure_image(engine, &image, signals).await?,
+            Mode::Plan if engine.image(&self.req.image).await?.is_none() => None,
+            Mode::Plan => {
+                let wants = super::gate::Wants {
+                    profile: &self.profile,
+                    pull: crate::request::PullPolicy::Never,
+                    platform: self.req.platform.as_deref(),
+                    quiet: true,
+                    everything: false,
+                };
+                Some(super::gate::gather(engine, &image, &self.req.image, &wants, signals).await?)
+            }
+        };
+        policy::harden(&self.req, &self.profile, host).map_err(|r| Refused(r).into())
+    }
+
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
-    async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<()> {
+    async fn daemon_facts(&self, engine: &Engine, host: &mut Host, mode: Mode) -> Result<()> {
         let wants_network =
             self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK;
         let network = async {
-            match wants_network {
-                true => engine.isolated_network().await.map(Some),
-                false => Ok(None),
+            match (wants_network, mode) {
+                (true, Mode::Run) => engine.isolated_network().await.map(Some),
+                (true, Mode::Plan) => engine.find_isolated_network().await,
+                (false, _) => Ok(None),
             }
         };
         let (facts, network) = tokio::join!(engine.daemon_facts(), network);
         let facts = facts?;
         host.isolated_network = network?;
         host.apparmor = Some(facts.apparmor);
-        if facts.apparmor {
+        if facts.apparmor && mode == Mode::Run {
             self.ensure_apparmor(engine, host)?;
         }
         host.userns_remapped = facts.userns || facts.rootless;

@@ -45,6 +45,11 @@ impl Engine {
         Ok(chosen)
     }
 
+    /// The ID of hardrun's network when it exists (for `plan`, which creates nothing).
+    pub async fn find_isolated_network(&self) -> Result<Option<String>> {
+        self.oldest_isolated().await
+    }
+
     async fn oldest_isolated(&self) -> Result<Option<String>> {
         let filters = HashMap::from([
             ("name".to_string(), vec![NAME.to_string()]),

@@ -14,7 +14,14 @@ pub(super) fn from_image(h: &mut Hardening) -> Option<(UserSpec, Source)> {
     if !h.profile.user.from_image {
         return None;
     }
-    let facts = h.host.image.as_ref()?;
+    let Some(facts) = h.host.image.as_ref() else {
+        h.notices.push(
+            "user: the image's own user (its non-root USER, or the service user it was built for) comes before \
+             user.default once the image is inspected"
+                .into(),
+        );
+        return None;
+    };
     let image_user = facts.user.trim();
     if let Ok(u) = UserSpec::parse(image_user)
         && !image_user.is_empty()

@@ -152,6 +152,12 @@ impl Outcome {
         self
     }
 
+    pub fn stdout_lacks_line_with(self, a: &str, b: &str) -> Outcome {
+        let hit = self.stdout().lines().any(|l| l.contains(a) && l.contains(b));
+        assert!(!hit, "stdout has a line with {a:?} and {b:?}\n{}", self.context());
+        self
+    }
+
     pub fn stderr_has(self, s: &str) -> Outcome {
         assert!(self.stderr().contains(s), "stderr lacks {s:?}\n{}", self.context());
         self
