@@ -97,6 +97,27 @@ pub enum Command {
     Doctor(DoctorCommand),
     /// Check running containers against the profile (CIS Docker Benchmark section 5); exit 1 on findings
     Audit(AuditCommand),
+    /// Run an image under observation and print a profile for what it needed (extends
+    /// --profile); with --check, run it under a profile and say whether it works
+    #[command(args_override_self = true)]
+    Learn(LearnCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LearnCommand {
+    /// A command run on this machine until it succeeds, to drive the service while it is
+    /// observed (e.g. 'curl -fsS http://127.0.0.1:8080/')
+    #[arg(long, value_name = "CMD", help_heading = "hardrun")]
+    pub probe: Option<String>,
+    /// How long the service runs (and the probe is retried)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_window, help_heading = "hardrun")]
+    pub duration: std::time::Duration,
+    /// Run the image hardened under this profile file instead, and say whether it works
+    /// (exit 0) or not (exit 1, with a diagnosis)
+    #[arg(long, value_name = "PROFILE", help_heading = "hardrun")]
+    pub check: Option<PathBuf>,
+    #[command(flatten)]
+    pub docker: RunFlags,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod doctor;
 mod engine;
 mod host;
 mod image;
+mod learn;
 mod plan;
 mod policy;
 mod profile;
@@ -160,6 +161,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         }
         Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
         Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
+        Command::Learn(cmd) => block_on(command::learn::run(cmd, &cli.global, cli.quiet)),
     }
 }
 

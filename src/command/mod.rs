@@ -2,6 +2,7 @@
 
 pub mod gate;
 pub mod image;
+pub mod learn;
 pub mod plan;
 pub mod prepare;
 pub mod profile;

@@ -11,6 +11,7 @@ pub mod image;
 pub mod inspect;
 pub mod lifecycle;
 pub mod network;
+mod observe;
 pub mod pull;
 pub mod raw;
 pub mod terminal;
