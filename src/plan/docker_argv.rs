@@ -220,7 +220,7 @@ fn network(a: &mut Args, plan: &Plan, hc: &HostConfig) {
     for spec in publish_specs(hc) {
         a.pair("-p", &spec);
     }
-    let bound: Vec<&String> = hc.port_bindings.iter().flatten().map(|(k, _)| k).collect();
+    let bound: std::collections::HashSet<&String> = hc.port_bindings.iter().flatten().map(|(k, _)| k).collect();
     let exposed = plan.create.exposed_ports.iter().flatten().filter(|p| !bound.contains(p));
     for spec in fold(exposed.filter_map(|k| split_key(k)).map(|(port, proto)| Entry {
         proto,
