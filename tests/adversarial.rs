@@ -65,6 +65,12 @@ fn refused(s: &Scope, dir: Option<&Path>, args: &[&str], needle: &str) {
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
 const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
 
+/// An image with an ordinary user `app` (10001:10001) and `group` as its /etc/group.
+fn with_app(d: &Daemon, s: &Scope, group: &str) -> Crafted {
+    let passwd = format!("{PASSWD}app:x:10001:10001::/:/bin/sh\n");
+    craft(d, s, &[("/etc/passwd", &passwd), ("/etc/group", group)], &[])
+}
+
 #[test]
 fn a_name_that_runc_reads_as_root_is_refused() {
     let Some(d) = daemon() else { return };
@@ -92,15 +98,7 @@ fn a_name_that_runc_reads_as_root_is_refused() {
 fn a_group_that_runc_reads_as_gid_0_is_refused() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
-    let img = craft(
-        &d,
-        &s,
-        &[
-            ("/etc/passwd", &format!("{PASSWD}app:x:10001:10001::/:/bin/sh\n")),
-            ("/etc/group", &format!("{GROUP}staff:x:zero:\napp:x:10001:\n")),
-        ],
-        &[],
-    );
+    let img = with_app(&d, &s, &format!("{GROUP}staff:x:zero:\napp:x:10001:\n"));
     refused(&s, None, &["--user", "10001:staff", &img.tag, "id"], "staff");
     refused(&s, None, &["--user", "10001:10001", "--group-add", "staff", &img.tag, "id"], "staff");
 }
@@ -110,15 +108,7 @@ fn a_membership_in_the_root_group_is_refused() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
     // runc gives a named user the groups that list it: here the root group.
-    let img = craft(
-        &d,
-        &s,
-        &[
-            ("/etc/passwd", &format!("{PASSWD}app:x:10001:10001::/:/bin/sh\n")),
-            ("/etc/group", "root:x:0:app\napp:x:10001:\n"),
-        ],
-        &[],
-    );
+    let img = with_app(&d, &s, "root:x:0:app\napp:x:10001:\n");
     refused(&s, None, &["--user", "app", &img.tag, "id"], "root group");
     refused(&s, None, &["--user", "10001", &img.tag, "id"], "root group");
 }
@@ -127,15 +117,7 @@ fn a_membership_in_the_root_group_is_refused() {
 fn names_are_sent_as_the_numbers_they_were_judged_as() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
-    let img = craft(
-        &d,
-        &s,
-        &[
-            ("/etc/passwd", &format!("{PASSWD}app:x:10001:10001::/:/bin/sh\n")),
-            ("/etc/group", &format!("{GROUP}app:x:10001:\nextra:x:2000:app\ntools:x:3000:\n")),
-        ],
-        &[],
-    );
+    let img = with_app(&d, &s, &format!("{GROUP}app:x:10001:\nextra:x:2000:app\ntools:x:3000:\n"));
     let out = hardrun([
         "-q",
         "run",

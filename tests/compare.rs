@@ -59,7 +59,8 @@ const ORDER_FREE: &[&str] = &["/HostConfig/Binds", "/Config/Env"];
 /// A user network by its ID: hardrun sends the ID it resolved and judged, where the
 /// docker CLI sends the name as typed.
 fn network_id(name: &str) -> Value {
-    let out = std::process::Command::new("docker").args(["network", "inspect", "-f", "{{.Id}}", name]).output().unwrap();
+    let out =
+        std::process::Command::new("docker").args(["network", "inspect", "-f", "{{.Id}}", name]).output().unwrap();
     match out.status.success() && !matches!(name, "bridge" | "none" | "host" | "default") {
         true => Value::String(String::from_utf8_lossy(&out.stdout).trim().to_string()),
         false => Value::String(name.to_string()),

@@ -346,7 +346,7 @@ fn runtime_and_kernel(h: &mut Hardening) {
             ));
         }
     }
-    let mut sysctls = std::collections::HashMap::new();
+    let mut sysctls = Vec::new();
     for (k, v) in &h.req.sysctls {
         // runc writes /proc/sys/ + the key with dots as slashes: judge that spelling.
         let key = k.replace('/', ".");
@@ -356,38 +356,38 @@ fn runtime_and_kernel(h: &mut Hardening) {
                 "it is not a kernel parameter name",
                 "write the parameter as dotted words, e.g. net.ipv4.ip_unprivileged_port_start",
             ));
-        } else if allowed_by(&h.profile.sysctls_allow, &key) {
-            sysctls.insert(k.clone(), v.clone());
         } else {
-            h.refuse(Refusal::unless(
-                format!("--sysctl {k}={v}"),
-                "kernel parameters change how the kernel treats the container",
-                "leave the default, or have the profile allow exactly this parameter",
-                "sysctls.allow",
-            ));
+            sysctls.push((key, k, v));
         }
     }
-    if !sysctls.is_empty() {
-        h.hc.sysctls = Some(sysctls);
-    }
+    let profile = h.profile;
+    let sysctls = allow_listed(
+        h,
+        sysctls,
+        AllowList {
+            list: &profile.sysctls_allow,
+            flag: "--sysctl",
+            key: "sysctls.allow",
+            why: "kernel parameters change how the kernel treats the container",
+            fix: "leave the default, or have the profile allow exactly this parameter",
+        },
+    );
+    h.hc.sysctls = (!sysctls.is_empty()).then_some(sysctls);
     // OCI annotations reach the runtime (hooks, handlers, CDI device injection on newer
     // daemons): only the keys the profile lists.
-    let mut annotations = std::collections::HashMap::new();
-    for (k, v) in &h.req.annotations {
-        if allowed_by(&h.profile.annotations_allow, k) {
-            annotations.insert(k.clone(), v.clone());
-        } else {
-            h.refuse(Refusal::unless(
-                format!("--annotation {k}={v}"),
-                "annotations reach the OCI runtime, which may act on them (hooks, device injection)",
-                "leave it out, or have the profile allow exactly this key",
-                "annotations.allow",
-            ));
-        }
-    }
-    if !annotations.is_empty() {
-        h.hc.annotations = Some(annotations);
-    }
+    let annotations = h.req.annotations.iter().map(|(k, v)| (k.clone(), k, v)).collect();
+    let annotations = allow_listed(
+        h,
+        annotations,
+        AllowList {
+            list: &profile.annotations_allow,
+            flag: "--annotation",
+            key: "annotations.allow",
+            why: "annotations reach the OCI runtime, which may act on them (hooks, device injection)",
+            fix: "leave it out, or have the profile allow exactly this key",
+        },
+    );
+    h.hc.annotations = (!annotations.is_empty()).then_some(annotations);
     if let Some(parent) = &h.req.cgroup_parent {
         if h.allows_flag("cgroup-parent") {
             h.hc.cgroup_parent = Some(parent.clone());
@@ -402,10 +402,36 @@ fn runtime_and_kernel(h: &mut Hardening) {
     }
 }
 
-/// Whether an allow-list (exact keys, or prefixes ending in `*`) holds `key`.
-fn allowed_by(list: &[String], key: &str) -> bool {
-    list.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => key.starts_with(prefix),
-        None => p == key,
-    })
+/// A map-valued flag whose keys a profile allow-list governs.
+struct AllowList<'a> {
+    /// Exact keys, or prefixes ending in `*`.
+    list: &'a [String],
+    flag: &'static str,
+    key: &'static str,
+    why: &'static str,
+    fix: &'static str,
+}
+
+/// The (judged key, key as typed, value) entries the rule's list allows, as the map to
+/// send; the others refused.
+fn allow_listed(
+    h: &mut Hardening,
+    entries: Vec<(String, &String, &String)>,
+    rule: AllowList,
+) -> std::collections::HashMap<String, String> {
+    let allowed = |key: &str| {
+        rule.list.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => key.starts_with(prefix),
+            None => p == key,
+        })
+    };
+    let mut out = std::collections::HashMap::new();
+    for (judged, typed, value) in entries {
+        if allowed(&judged) {
+            out.insert(typed.clone(), value.clone());
+        } else {
+            h.refuse(Refusal::unless(format!("{} {typed}={value}", rule.flag), rule.why, rule.fix, rule.key));
+        }
+    }
+    out
 }
