@@ -127,8 +127,10 @@ fn container_paths_are_judged_cleaned_and_sent_cleaned() {
     refused(&["--tmpfs", "/c", "--tmpfs", "/c/", "img:1"], "given twice");
     // The image's own metadata is hostile input too.
     let mut h = host();
-    h.image = Some(ImageFacts { working_dir: "/proc/self/fd/8".into(), ..ImageFacts::default() });
+    h.image = Some(ImageFacts { working_dir: "/proc/self/fd/8\u{1b}]0;owned\u{7}".into(), ..ImageFacts::default() });
     refused_on(&["img:1"], &h, "WORKDIR");
+    let r = plan_with(&["img:1"], &profile("default"), &h).unwrap_err();
+    assert!(r.iter().all(|r| !r.to_string().contains('\u{1b}')), "image text is printed escaped: {r:?}");
     h.image = Some(ImageFacts { entrypoint: vec!["//proc/self/exe".into()], ..ImageFacts::default() });
     refused_on(&["img:1"], &h, "ENTRYPOINT");
     h.image = Some(ImageFacts { env: vec!["PATH=/proc/self/fd".into()], ..ImageFacts::default() });

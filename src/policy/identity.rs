@@ -217,7 +217,11 @@ fn problems(
     }
     if identity.member_of.contains(&0) && !root_allowed {
         out.push(root_group_refusal(
-            format!("{} (the image's /etc/group lists {} in the root group)", chosen.asked, chosen.spec.user),
+            format!(
+                "{} (the image's /etc/group lists {} in the root group)",
+                chosen.asked,
+                crate::sanitize::escape(&chosen.spec.user)
+            ),
             "the root group",
         ));
     }

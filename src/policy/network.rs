@@ -10,6 +10,7 @@ use bollard::models::{EndpointIpamConfig, EndpointSettings, NetworkingConfig, Po
 use super::{Hardening, NetworkFacts, Refusal};
 use crate::request::port::{self, PortSet};
 use crate::request::{Exposed, NetworkAttachment, NetworkMode};
+use crate::sanitize::escape;
 
 /// The profile's name for hardrun's isolated default network.
 pub const ISOLATED: &str = "hardrun";
@@ -100,11 +101,12 @@ fn judge(h: &mut Hardening, net: &NetworkAttachment, asked: String) -> Option<Ne
     };
     let kind = match (mode, h.host.networks.get(&net.name)) {
         (Some(m), _) => Kind::Mode(m, net.name.clone()),
+        // The daemon's answer is printed escaped: names and drivers are anyone's text.
         (None, Some(facts)) => match facts.driver.as_str() {
             "host" => {
                 h.refuse(host_refusal(
                     asked,
-                    format!("network {} is the host's network ({}), and it", net.name, short(&facts.id)),
+                    format!("network {} is the host's network ({}), and it", net.name, escape(short(&facts.id))),
                 ));
                 return None;
             }
@@ -135,7 +137,7 @@ fn judge(h: &mut Hardening, net: &NetworkAttachment, asked: String) -> Option<Ne
         }
         Kind::Mode(_, name) => name,
         Kind::User(f) if !allows("user") && !allows(&f.name) => {
-            h.refuse(not_allowed(asked, &format!("network {}", f.name), &allow));
+            h.refuse(not_allowed(asked, &format!("network {}", escape(&f.name)), &allow));
             return None;
         }
         Kind::User(f) => f.id,
@@ -144,9 +146,14 @@ fn judge(h: &mut Hardening, net: &NetworkAttachment, asked: String) -> Option<Ne
                 "macvlan" | "ipvlan" => format!(
                     "network {} ({} driver) puts the container on the host's own link, outside docker's bridge and \
                      firewall",
-                    f.name, f.driver
+                    escape(&f.name),
+                    f.driver
                 ),
-                d => format!("network {} uses the {d} driver, whose isolation hardrun does not know", f.name),
+                d => format!(
+                    "network {} uses the {} driver, whose isolation hardrun does not know",
+                    escape(&f.name),
+                    escape(d)
+                ),
             };
             h.refuse(Refusal::unless(asked, why, "use a bridge network (docker network create NET)", "network.allow"));
             return None;

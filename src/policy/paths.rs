@@ -6,6 +6,7 @@
 
 use super::{Hardening, Refusal};
 use crate::request::path;
+use crate::sanitize::escape;
 
 /// Kernel filesystems no mount may be placed over or inside.
 const KERNEL_FS: [&str; 2] = ["/proc", "/sys"];
@@ -28,7 +29,7 @@ pub(super) fn apply(h: &mut Hardening) {
             Some(w) => {
                 let clean = path::clean(w);
                 if is_proc(&clean) {
-                    h.refuse(into_proc(format!("image {image_name} with WORKDIR {w}"), &clean));
+                    h.refuse(into_proc(format!("image {image_name} with WORKDIR {}", escape(w)), &clean));
                 }
                 clean
             }
@@ -55,10 +56,12 @@ pub(super) fn apply(h: &mut Hardening) {
     let mut programs: Vec<(String, String)> = Vec::new();
     let from_image = h.req.entrypoint.is_none() && !entrypoint.is_empty();
     match (entrypoint.first(), cmd.first()) {
-        (Some(p), _) if from_image => programs.push((format!("image {image_name} with ENTRYPOINT {p}"), p.clone())),
+        (Some(p), _) if from_image => {
+            programs.push((format!("image {image_name} with ENTRYPOINT {}", escape(p)), p.clone()))
+        }
         (Some(p), _) => programs.push((format!("--entrypoint {p}"), p.clone())),
         (None, Some(p)) if h.req.command.is_empty() => {
-            programs.push((format!("image {image_name} with CMD {p}"), p.clone()))
+            programs.push((format!("image {image_name} with CMD {}", escape(p)), p.clone()))
         }
         _ => {}
     }
@@ -81,7 +84,7 @@ fn search_path(h: &mut Hardening, workdir: &str) {
     let from_image = image_env
         .iter()
         .filter_map(|e| e.strip_prefix("PATH="))
-        .map(|p| (format!("image {} with ENV PATH={p}", h.req.image), p));
+        .map(|p| (format!("image {} with ENV PATH={}", h.req.image, escape(p)), p));
     let mut refusals = Vec::new();
     for (asked, value) in from_flags.chain(from_image) {
         // An empty entry is the working directory.
@@ -102,7 +105,8 @@ fn is_proc(clean: &str) -> bool {
 }
 
 fn into_proc(asked: String, clean: &str) -> Refusal {
-    let shown = if asked.ends_with(clean) { String::new() } else { format!(" (it is {clean})") };
+    let clean = escape(clean);
+    let shown = if asked.ends_with(&clean) { String::new() } else { format!(" (it is {clean})") };
     Refusal::never(
         asked,
         format!("a path under /proc{shown} can lead to file descriptors and roots outside the container"),

@@ -13,6 +13,7 @@ use bollard::models::{
 use super::host_paths::{exposed_system_path, exposes_runtime_socket, project_root};
 use super::{Hardening, MountFacts, Refusal, paths, volume};
 use crate::request::{MountKind, MountSpec, VolumeSource, path};
+use crate::sanitize::escape;
 
 pub(super) fn apply(h: &mut Hardening) {
     root_filesystem(h);
@@ -186,7 +187,20 @@ fn volumes(h: &mut Hardening) {
             VolumeSource::Host(p) => {
                 judge_bind(h, &asked, p);
                 propagation_ok(h, &asked, v.propagation());
-                Some(h.host.real(p).display().to_string())
+                let real = h.host.real(p).display().to_string();
+                // A bind string is split on `:`; a source holding one would be read as
+                // another source, target and mode.
+                if real.contains(':') {
+                    h.refuse(Refusal::never(
+                        asked.clone(),
+                        format!(
+                            "the source is really {}, whose ':' the daemon would read as a separator",
+                            escape(&real)
+                        ),
+                        "use --mount type=bind,source=...,target=..., which has no separator to confuse",
+                    ));
+                }
+                Some(real)
             }
             VolumeSource::Named(name) => {
                 // An existing volume keeps its own driver and options; a new one gets
