@@ -276,4 +276,12 @@ fn networks_are_judged_by_what_the_daemon_resolved() {
     assert!(r.is_ok(), "none by ID is none: {r:?}");
     let r = plan_with(&["--network", "c680", "img:1.2"], &strict, &h).unwrap_err();
     assert!(r.iter().any(|r| r.why.contains("default bridge")), "{r:?}");
+    // A profile's default network is the profile's choice, but judged by what it is.
+    let mut backend_default = profile("strict");
+    backend_default.network.default = "backend".into();
+    let p = plan_with(&["img:1.2"], &backend_default, &h).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some(BACKEND_ID));
+    backend_default.network.default = "c6da57ad44c1".into();
+    let r = plan_with(&["img:1.2"], &backend_default, &h).unwrap_err();
+    assert!(r[0].to_string().contains("the host's network"), "{r:?}");
 }

@@ -18,7 +18,7 @@ pub const ISOLATED: &str = "hardrun";
 pub(super) fn apply(h: &mut Hardening) {
     let mut sent = Vec::new();
     for net in &h.req.networks {
-        if let Some(n) = judge(h, net, format!("--network {}", net.name)) {
+        if let Some(n) = judge(h, net, format!("--network {}", net.name), false) {
             sent.push(n);
         }
     }
@@ -64,10 +64,11 @@ fn not_allowed(asked: String, what: &str, allow: &[String]) -> Refusal {
 }
 
 /// Judges one network as the daemon will resolve it, and returns the attachment to send
-/// (a user network by the ID that was judged). `None` when refused.
-fn judge(h: &mut Hardening, net: &NetworkAttachment, asked: String) -> Option<NetworkAttachment> {
+/// (a user network by the ID that was judged). `None` when refused. The profile's own
+/// default is not held to `network.allow`, but to what it really is.
+fn judge(h: &mut Hardening, net: &NetworkAttachment, asked: String, default: bool) -> Option<NetworkAttachment> {
     let allow = h.profile.network.allow.clone();
-    let allows = |kind: &str| allow.iter().any(|a| a == kind);
+    let allows = |kind: &str| default || allow.iter().any(|a| a == kind);
     let host_refusal = |asked: String, what: String| {
         Refusal::never(
             asked,
@@ -199,7 +200,8 @@ fn choose_networks(h: &mut Hardening, requested: Vec<NetworkAttachment>) {
             (ISOLATED, None) => Some(ISOLATED.to_string()),
             (other, _) => {
                 let asked = format!("network.default {other} of profile {}", h.profile.name);
-                judge(h, &NetworkAttachment { name: other.to_string(), ..Default::default() }, asked).map(|n| n.name)
+                let net = NetworkAttachment { name: other.to_string(), ..Default::default() };
+                judge(h, &net, asked, true).map(|n| n.name)
             }
         };
         let Some(name) = name else { return };
