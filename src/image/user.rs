@@ -47,6 +47,8 @@ pub struct Identity {
     pub groups: Vec<u32>,
     /// Of `groups`, the ones that came from group lines listing the user.
     pub member_of: Vec<u32>,
+    /// Each `--group-add` value that resolved, with its gid.
+    pub added: Vec<(String, u32)>,
     /// `--group-add` names no reading of /etc/group knows: runc refuses to start with
     /// them, so they grant nothing.
     pub unknown_groups: Vec<String>,
@@ -261,10 +263,15 @@ pub fn resolve(spec: &UserSpec, group_add: &[String], files: Option<&Contents>) 
 
     let mut groups = member_of.clone();
     let mut unknown_groups = Vec::new();
+    let mut added = Vec::new();
     for g in group_add {
         match additional_group(g, group) {
-            Ok(gid) if !groups.contains(&gid) => groups.push(gid),
-            Ok(_) => {}
+            Ok(gid) => {
+                added.push((g.clone(), gid));
+                if !groups.contains(&gid) {
+                    groups.push(gid);
+                }
+            }
             Err(LookupError::NoGroup(name)) => unknown_groups.push(name),
             Err(LookupError::NoFile(_)) => unknown_groups.push(g.clone()),
             Err(e) => return Err(e),
@@ -280,7 +287,7 @@ pub fn resolve(spec: &UserSpec, group_add: &[String], files: Option<&Contents>) 
             )));
         }
     }
-    Ok(Identity { uid, gid, gid_source, groups, member_of, unknown_groups })
+    Ok(Identity { uid, gid, gid_source, groups, member_of, added, unknown_groups })
 }
 
 /// Every group line listing `user` as a member (runc gives them all).

@@ -169,7 +169,7 @@ pub(crate) fn judge(
     }
     match user::resolve(&chosen.spec, group_add, files) {
         Ok(identity) => {
-            let refusals = problems(&identity, chosen, group_add, host, root_allowed);
+            let refusals = problems(&identity, chosen, host, root_allowed);
             Judged::Ids(identity, refusals)
         }
         Err(LookupError::NotRead) => Judged::NotRead,
@@ -194,26 +194,33 @@ fn root_group_refusal(asked: String, what: &str) -> Refusal {
 
 /// Everything wrong with the ids a spec resolved to: root, the root group, or a group
 /// that opens host resources.
-fn problems(
-    identity: &Identity,
-    chosen: &Chosen,
-    group_add: &[String],
-    host: &Host,
-    root_allowed: bool,
-) -> Vec<Refusal> {
+fn problems(identity: &Identity, chosen: &Chosen, host: &Host, root_allowed: bool) -> Vec<Refusal> {
     let mut out = Vec::new();
+    let spec = crate::sanitize::escape(&chosen.spec.to_string());
     let named = user::has_names(&chosen.spec) || chosen.spec.group.is_none();
-    let resolved = if named { format!(" (the image's files make it {})", identity.user_spec()) } else { String::new() };
+    let made = |what: &str| match named {
+        true => format!(
+            "the image's /etc/passwd and /etc/group make {spec} uid {} gid {}: {what}",
+            identity.uid, identity.gid
+        ),
+        false => format!("uid {} gid {}: {what}", identity.uid, identity.gid),
+    };
     if identity.uid == 0 && !root_allowed {
         out.push(Refusal::unless(
             chosen.asked.clone(),
-            format!("uid 0{resolved}: {ROOT_WHY}"),
+            format!("{}; {ROOT_WHY}", made("root")),
             ROOT_FIX,
             chosen.root_key,
         ));
-    }
-    if identity.gid == 0 && identity.gid_source == GroupSource::Explicit && !root_allowed {
-        out.push(root_group_refusal(format!("{}{resolved}", chosen.asked), "the root group (gid 0)"));
+    } else if identity.gid == 0 && identity.gid_source == GroupSource::Explicit && !root_allowed {
+        out.push(Refusal::never(
+            chosen.asked.clone(),
+            format!(
+                "{}, which can read and write whatever root-group files the container holds",
+                made("the root group")
+            ),
+            "add a dedicated non-root group instead",
+        ));
     }
     if identity.member_of.contains(&0) && !root_allowed {
         out.push(root_group_refusal(
@@ -225,13 +232,14 @@ fn problems(
             "the root group",
         ));
     }
-    let added: Vec<u32> = identity.groups.iter().copied().filter(|g| !identity.member_of.contains(g)).collect();
-    if added.contains(&0) && !root_allowed && !group_add.iter().any(|g| is_root_id(g)) {
-        let names = group_add.join(", ");
-        out.push(root_group_refusal(
-            format!("--group-add {names} (the image's /etc/group makes one of them gid 0)"),
-            "the root group",
-        ));
+    for (g, gid) in &identity.added {
+        if *gid == 0 && !root_allowed && !is_root_id(g) {
+            let g = crate::sanitize::escape(g);
+            out.push(root_group_refusal(
+                format!("--group-add {g}"),
+                &format!("the image's /etc/group makes {g} gid 0, the root group, which"),
+            ));
+        }
     }
     for gid in std::iter::once(identity.gid).chain(identity.groups.iter().copied()) {
         out.extend(host_group_refusal(host, &chosen.asked, gid));
