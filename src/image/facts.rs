@@ -21,19 +21,19 @@ pub struct ImageFacts {
     pub env: Vec<String>,
     /// `Config.Labels`.
     pub labels: BTreeMap<String, String>,
+    /// `Config.WorkingDir`, empty when unset.
+    pub working_dir: String,
+    /// `Config.Entrypoint` and `Config.Cmd`.
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    /// `Config.ExposedPorts` keys (`80/tcp`), which `-P` publishes.
+    pub exposed_ports: Vec<String>,
     /// Bytes, as the daemon reports them.
     pub size: u64,
     /// Filesystem layers (`RootFS.Layers`).
     pub layers: usize,
-    /// `Config.Entrypoint` and `Config.Cmd`.
-    pub entrypoint: Vec<String>,
-    pub cmd: Vec<String>,
     /// `Config.Volumes`, sorted.
     pub volumes: Vec<String>,
-    /// `Config.ExposedPorts` (`8080/tcp`), sorted.
-    pub exposed_ports: Vec<String>,
-    /// `Config.WorkingDir`, empty when unset.
-    pub working_dir: String,
     /// `created_by` of each history entry, oldest first; `None` when not read.
     pub history: Option<Vec<String>>,
     /// What a look inside found; `None` when hardrun did not look.

@@ -184,9 +184,10 @@ fn resolve(user: &str, group: Option<&str>, contents: Option<&Contents>) -> Opti
         None => user.to_string(),
     })
     .ok()?;
-    let ids = user::resolve(&spec, contents).ok()?;
-    let gid = ids.gid.filter(|g| *g != 0)?;
-    if ids.uid == 0 {
+    let ids = user::resolve(&spec, &[], contents).ok()?;
+    // runc's default group is 0, the root group: not for a user the image merely suggests.
+    let gid = Some(ids.gid).filter(|g| *g != 0)?;
+    if ids.uid == 0 || ids.member_of.contains(&0) {
         return None;
     }
     let name = contents.and_then(|c| c.passwd.as_deref()).and_then(|p| {

@@ -1,27 +1,25 @@
 //! The user an image was built for, when no `--user` is given: its non-root USER, else
 //! the service user found in it (`image::service_user`). Either only ever picks a
-//! non-root user; whatever the image says, root stays refused (identity's rules).
+//! non-root user; whatever the image says, identity's rules still judge the ids.
 
-use super::Hardening;
+use super::ImageFacts;
 use crate::image::service_user;
 use crate::plan::Source;
+use crate::profile::Profile;
 use crate::request::UserSpec;
+
+/// Said by `plan` before the image is inspected.
+pub(super) const NOT_INSPECTED: &str = "user: the image's own user (its non-root USER, or the service user it was \
+                                        built for) comes before user.default once the image is inspected";
 
 /// The image's own user, or `None` (the profile's default applies) when the image does
 /// not name a non-root one, its facts are not known yet, or the profile says
 /// `user.from_image: false`.
-pub(super) fn from_image(h: &mut Hardening) -> Option<(UserSpec, Source)> {
-    if !h.profile.user.from_image {
+pub(super) fn from_image(profile: &Profile, facts: Option<&ImageFacts>) -> Option<(UserSpec, Source)> {
+    if !profile.user.from_image {
         return None;
     }
-    let Some(facts) = h.host.image.as_ref() else {
-        h.notices.push(
-            "user: the image's own user (its non-root USER, or the service user it was built for) comes before \
-             user.default once the image is inspected"
-                .into(),
-        );
-        return None;
-    };
+    let facts = facts?;
     let image_user = facts.user.trim();
     if let Ok(u) = UserSpec::parse(image_user)
         && !image_user.is_empty()

@@ -49,8 +49,8 @@ impl RunIds {
 pub(super) fn run_ids(h: &Hardening) -> Option<RunIds> {
     let spec = UserSpec::parse(h.config.user.as_deref()?).ok()?;
     let contents = h.host.image.as_ref().and_then(|f| f.contents.as_ref());
-    let ids = user::resolve(&spec, contents).ok()?;
-    Some(RunIds { uid: ids.uid, gid: ids.gid })
+    let ids = user::resolve(&spec, &[], contents).ok()?;
+    Some(RunIds { uid: ids.uid, gid: Some(ids.gid) })
 }
 
 /// Tmpfs options owned by the run user, unless they already name an owner.
@@ -293,7 +293,7 @@ fn named_volumes(h: &mut Hardening, ids: RunIds, paths: &mut Vec<WritablePath>) 
             h.req
                 .mounts
                 .iter()
-                .filter(|m| m.kind == "volume")
+                .filter(|m| m.kind == crate::request::MountKind::Volume)
                 .filter_map(|m| Some((m.source.clone()?, m.target.clone(), m.read_only))),
         )
         .collect();
