@@ -208,6 +208,7 @@ fn image_check_reports_every_check_with_its_key() {
         ("registry", "image.registries"),
         ("digest", "image.require_digest"),
         ("user", "user.default"),
+        ("writable", "filesystem.image_tmpfs"),
         ("secrets", "image.secrets"),
         ("minimal", "image.minimal"),
         ("scan", "image.scan"),

@@ -73,7 +73,9 @@ fn run_checks(
         Ok(plan) => {
             let decided = plan.decisions.iter().find(|d| d.control == "user");
             let who = match (decided, &plan.run_as) {
-                (Some(d), Some(ids)) if *ids != d.value => format!("runs as {} ({ids}), from {}", d.value, d.source),
+                (Some(d), Some(ids)) if !d.value.starts_with(ids.as_str()) => {
+                    format!("runs as {} ({ids}), from {}", d.value, d.source)
+                }
                 (Some(d), _) => format!("runs as {}, from {}", d.value, d.source),
                 (None, _) => "runs as the image's user".into(),
             };

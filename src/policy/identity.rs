@@ -6,7 +6,7 @@
 //! (runc's lookup); `problems` judges the resulting ids. The ids, not the names, are
 //! what is sent: `Config.User` as `uid:gid` and `HostConfig.GroupAdd` as gids.
 
-use super::{Hardening, Host, ImageFacts, Refusal};
+use super::{Hardening, Host, Refusal};
 use crate::image::facts::Contents;
 use crate::image::user::{self, GroupSource, Identity, LookupError};
 use crate::plan::Source;
@@ -58,7 +58,7 @@ pub(super) fn apply(h: &mut Hardening) {
     }
     let chosen = match &h.req.user {
         Some(u) => Ok(Some(Chosen::flag(u))),
-        None => default_user(h.profile, &h.req.image, h.host.image.as_ref(), root_allowed),
+        None => default_user(h.profile, &h.req.image, h.host, root_allowed),
     };
     let chosen = match chosen {
         Ok(Some(c)) => c,
@@ -114,10 +114,11 @@ impl Chosen {
 pub(crate) fn default_user(
     profile: &Profile,
     image: &str,
-    facts: Option<&ImageFacts>,
+    host: &Host,
     root_allowed: bool,
 ) -> Result<Option<Chosen>, Refusal> {
-    if let Some((spec, source)) = super::image_user::from_image(profile, facts) {
+    let facts = host.image.as_ref();
+    if let Some((spec, source)) = super::image_user::from_image(profile, facts, host) {
         let asked = format!("image {image} with user {}", crate::sanitize::escape(&spec.to_string()));
         return Ok(Some(Chosen { spec, source, asked, root_key: "user.default" }));
     }

@@ -216,3 +216,18 @@ fn every_tmpfs_belongs_to_the_run_user() {
     assert_eq!(owned("size=1m", None), "size=1m");
     assert_eq!(owner_in("size=1m,uid=7,gid=8"), Some("7:8".into()));
 }
+
+#[test]
+fn an_image_group_the_host_gives_rights_to_is_swapped_for_nogroup() {
+    // Official images use 999; on some hosts gid 999 is systemd-journal.
+    let journal = Host { groups: vec![("systemd-journal".into(), 999)], ..host(postgres(), 0) };
+    let p = plan(&["pg:15"], &journal);
+    assert_eq!(p.create.user.as_deref(), Some("999:65534"));
+    let user = decision(&p, "user");
+    assert!(user.source.to_string().contains("group 999 is the host's systemd-journal group"), "{user:?}");
+    assert_eq!(tmpfs(&p)["/run/postgresql"], "size=16m,uid=999,gid=65534");
+    // A USER line the image wrote is judged as written: refused, with the reason.
+    let written = ImageFacts { user: "999:999".into(), ..postgres() };
+    let r = harden_with(&["pg:15"], &profile("default"), &Host { image: Some(written), ..journal }).unwrap_err();
+    assert!(r[0].to_string().contains("systemd-journal"), "{r:?}");
+}
