@@ -26,22 +26,17 @@ impl Folder {
     /// Whether `uid`/`gid` may create files in it, as the kernel decides for a
     /// non-root process without capabilities.
     pub fn writable_by(&self, uid: u32, gid: Option<u32>) -> bool {
-        let w = if self.uid == uid {
-            self.mode & 0o200 != 0
+        // The owner's bits for the owner, the group's for the group, else the others'.
+        let shift = if self.uid == uid {
+            6
         } else if gid == Some(self.gid) {
-            self.mode & 0o020 != 0
+            3
         } else {
-            self.mode & 0o002 != 0
+            0
         };
-        // Search permission too, or nothing inside can be reached.
-        let x = if self.uid == uid {
-            self.mode & 0o100 != 0
-        } else if gid == Some(self.gid) {
-            self.mode & 0o010 != 0
-        } else {
-            self.mode & 0o001 != 0
-        };
-        w && x
+        let bits = (self.mode >> shift) & 0o7;
+        // Write, and search too, or nothing inside can be reached.
+        bits & 0o2 != 0 && bits & 0o1 != 0
     }
 
     /// `uid:gid mode` as people read it (`999:999 1777`).
