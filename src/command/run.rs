@@ -2,20 +2,25 @@
 //! gather the daemon's facts, pull when needed, harden with everything known, then hand
 //! the Plan to the engine.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use super::plan::Refused;
 use super::{cwd, env, load_profile};
 use crate::cli::Global;
-use crate::engine::lifecycle::{AfterStart, NoCheck, Signals};
-use crate::engine::{Engine, endpoint};
+use crate::engine::lifecycle::{AfterStart, ExitError, NoCheck, Signals, start_failure_code};
+use crate::engine::{DaemonFacts, Engine, endpoint};
 use crate::image::ImageRef;
 use crate::plan::Plan;
 use crate::policy::{self, Host};
 use crate::profile::{Loader, Profile};
 use crate::request::{RunRequest, VolumeSource};
+use crate::verify::init::{self, InitDir, ReportFifo};
+use crate::verify::inspect;
+use crate::verify::mounts::{self, MountTable, PlannedMount};
+use crate::verify::spec::{self, SpecInput};
+use crate::verify::verdict::Verdict;
 
 /// What `run` and `create` share: the parsed request and the context it runs in.
 pub struct Invocation<'a> {
@@ -51,24 +56,60 @@ impl<'a> Invocation<'a> {
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
         let engine = Engine::connect(endpoint).await?;
-        self.daemon_facts(&engine, &mut host).await?;
+        let facts = self.daemon_facts(&engine, &mut host).await?;
         let apparmor_on_host = host.apparmor == Some(true);
         let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
         host.image = self.ensure_image(&engine, &image, &mut signals).await?;
         let plan = policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
         self.report(&plan);
-        if self.create_only {
-            engine.create_only(&plan, &mut signals).await
-        } else if self.verify {
-            let check = Verification { plan: &plan, apparmor_on_host, verbose: self.verbose > 0 && !self.quiet };
-            engine.run(&plan, &mut signals, &check).await
-        } else {
-            engine.run(&plan, &mut signals, &NoCheck).await
+        if !self.create_only && !self.verify {
+            return engine.run(&plan, &mut signals, &NoCheck).await;
         }
+        let guard = Guard::prepare(&engine, &plan, &host, !self.create_only, facts.selinux);
+        let verbose = self.verbose > 0 && !self.quiet;
+        let (sent, mode) = match guard {
+            Guard::Init { plan: wrapped, report, dir } => {
+                let mode = match report {
+                    Some(r) => Mode::Init(tokio::sync::Mutex::new(r)),
+                    None => Mode::Daemon { planned: Vec::new(), reason: String::new() },
+                };
+                let check = Verification { plan: &wrapped, mode, apparmor_on_host, verbose };
+                let outcome = match self.create_only {
+                    true => engine.create_only(&wrapped, &mut signals).await,
+                    false => engine.run(&wrapped, &mut signals, &check).await,
+                };
+                match outcome {
+                    // A daemon that does not see this host's files (a forwarded socket, a
+                    // confined daemon) cannot mount the init: fall back to its record.
+                    Err(e) if cannot_mount(&e, &dir) => {
+                        let reason = format!(
+                            "the daemon could not mount hardrun's init ({})",
+                            crate::sanitize::line(&e.to_string(), 300)
+                        );
+                        if !self.quiet {
+                            eprintln!("hardrun: note: {reason}; verifying from the daemon's record instead");
+                        }
+                        let planned = mounts::planned(&plan.create, &image_volumes(&host), &host);
+                        (&plan, Mode::Daemon { planned, reason })
+                    }
+                    other => return other,
+                }
+            }
+            Guard::Daemon { reason } => {
+                let planned = mounts::planned(&plan.create, &image_volumes(&host), &host);
+                (&plan, Mode::Daemon { planned, reason })
+            }
+            Guard::Nothing => (&plan, Mode::Daemon { planned: Vec::new(), reason: String::new() }),
+        };
+        if self.create_only {
+            return engine.create_only(sent, &mut signals).await;
+        }
+        let check = Verification { plan: sent, mode, apparmor_on_host, verbose };
+        engine.run(sent, &mut signals, &check).await
     }
 
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
-    async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<()> {
+    async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<DaemonFacts> {
         let wants_network =
             self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK;
         let network = async {
@@ -107,7 +148,7 @@ impl<'a> Invocation<'a> {
                 host.containers.insert(name.to_string(), mounts);
             }
         }
-        Ok(())
+        Ok(facts)
     }
 
     /// On an AppArmor host the bundled profile must be in the kernel: hardrun loads it when
@@ -169,56 +210,190 @@ impl<'a> Invocation<'a> {
     }
 }
 
-/// `--verify`: reads back what the kernel enforces right after start.
+/// Whether creating or starting failed because the daemon could not mount the init's
+/// folder (never a verdict: a refused container is not tried again another way).
+fn cannot_mount(e: &anyhow::Error, dir: &Path) -> bool {
+    let text = e.to_string();
+    // A start the runtime failed is an ExitError too, and says so; a verdict never does.
+    (!e.is::<ExitError>() || text.contains("OCI runtime"))
+        && text.contains(&dir.display().to_string())
+        && ["bind source path does not exist", "invalid mount config", "error mounting", "permission denied"]
+            .iter()
+            .any(|m| text.contains(m))
+}
+
+fn image_volumes(host: &Host) -> Vec<String> {
+    host.image.as_ref().map(|i| i.volumes.clone()).unwrap_or_default()
+}
+
+/// How the container will be verified, decided before it is created.
+enum Guard {
+    /// hardrun-init runs first (`plan` is the wrapped one); `report` when hardrun
+    /// listens for its verdict (`run`, not `create`).
+    Init { plan: Box<Plan>, report: Option<ReportFifo>, dir: PathBuf },
+    /// Only the daemon's record can be checked, for this reason.
+    Daemon { reason: String },
+    /// No command to run: the daemon refuses the create itself.
+    Nothing,
+}
+
+impl Guard {
+    fn prepare(engine: &Engine, plan: &Plan, host: &Host, listen: bool, selinux: bool) -> Guard {
+        if !engine.endpoint.is_local() {
+            return Guard::Daemon { reason: "the daemon is not on this machine".into() };
+        }
+        let daemon = |reason: String| Guard::Daemon { reason };
+        let Some(home) = init::data_home(&env) else {
+            return daemon("there is no HOME or XDG_DATA_HOME to keep hardrun's init in".into());
+        };
+        let dir = match InitDir::ensure(&home) {
+            Ok(d) => d,
+            Err(e) => return daemon(format!("hardrun's init could not be set up under {}: {e}", home.display())),
+        };
+        let report = match listen.then(|| ReportFifo::create(&dir)).transpose() {
+            Ok(r) => r,
+            Err(e) => {
+                return daemon(format!("the init's report channel could not be made in {}: {e}", dir.path.display()));
+            }
+        };
+        let table = match MountTable::read() {
+            Ok(t) => t,
+            Err(e) => return daemon(format!("this host's mount table could not be read: {e}")),
+        };
+        let image = host.image.clone().unwrap_or_default();
+        let mut planned = mounts::planned(&plan.create, &image.volumes, host);
+        planned.push(PlannedMount::Bind {
+            target: init::CONTAINER_DIR.into(),
+            source: dir.path.clone(),
+            read_only: true,
+            recursive: true,
+        });
+        let namespaces = spec::host_namespaces();
+        let input = SpecInput {
+            expect: &plan.expect,
+            body: &plan.create,
+            mounts: &planned,
+            table: &table,
+            report: report.as_ref().map(|r| r.name.as_str()),
+            host_namespaces: &namespaces,
+        };
+        let text = match spec::write(&input) {
+            Ok(t) => t,
+            Err(e) => return daemon(e),
+        };
+        let mut wrapped = plan.clone();
+        let (ep, cmd) = (image.entrypoint.as_deref(), image.cmd.as_deref());
+        if !init::wrap(&mut wrapped.create, ep, cmd, &dir, text, selinux) {
+            return Guard::Nothing;
+        }
+        Guard::Init { plan: Box::new(wrapped), report, dir: dir.path }
+    }
+}
+
+enum Mode {
+    /// Wait for hardrun-init's verdict on its FIFO.
+    Init(tokio::sync::Mutex<ReportFifo>),
+    /// Judge the daemon's record before start (nothing when `planned` and `reason` are
+    /// empty: there is no command, the daemon refuses the container).
+    Daemon { planned: Vec<PlannedMount>, reason: String },
+}
+
+/// How long a started container may take before its init reports.
+const VERDICT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Verification of a run: the init's verdict after start, or the daemon's record
+/// before it.
 struct Verification<'p> {
     plan: &'p Plan,
+    mode: Mode,
     apparmor_on_host: bool,
     verbose: bool,
 }
 
 impl Verification<'_> {
-    async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
-        use crate::verify::{Local, compare, local_init, read_kernel};
-        let local = if engine.endpoint.is_local() { local_init(id) } else { Local::Unknown };
-        let outcome = match local {
-            Local::Exited => Ok("nothing to read, the container already exited".to_string()),
-            Local::Pid(pid) => {
-                // Just after start the runtime may still be setting the process up
-                // (seccomp comes right before exec): a real difference persists.
-                let mut outcome = Ok(String::new());
-                for _ in 0..40 {
-                    let Some(observed) = read_kernel(pid, id) else {
-                        outcome = Ok("nothing to read, the container already exited".to_string());
-                        break;
-                    };
-                    outcome = compare(&self.plan.expect, &observed, self.apparmor_on_host);
-                    if outcome.is_ok() {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-                outcome
+    async fn verdict(&self, engine: &Engine, id: &str) -> Result<()> {
+        let Mode::Init(fifo) = &self.mode else { return Ok(()) };
+        let mut fifo = fifo.lock().await;
+        let line = tokio::select! {
+            line = fifo.line() => Some(line?),
+            stopped = engine.until_stopped(id) => {
+                stopped?;
+                fifo.try_line()
             }
-            Local::Unknown => {
-                let (pid, inspected) = engine.verification_facts(id).await?;
-                match (pid, read_kernel(pid, id)) {
-                    (0, _) => Ok("nothing to read, the container already exited".to_string()),
-                    (_, Some(observed)) => compare(&self.plan.expect, &observed, self.apparmor_on_host),
-                    (_, None) => compare(&self.plan.expect, &inspected, self.apparmor_on_host),
-                }
-            }
+            _ = tokio::time::sleep(VERDICT_WAIT) => match fifo.try_line() {
+                Some(line) => Some(line),
+                None => anyhow::bail!(
+                    "hardrun-init did not report within {}s, so the hardening is not proven and the container was stopped",
+                    VERDICT_WAIT.as_secs()
+                ),
+            },
         };
-        match outcome {
-            Ok(line) => {
+        let Some(line) = line else {
+            // Stopped (killed) before the init got as far as a verdict: the command did not run.
+            if self.verbose {
+                eprintln!("hardrun: the container stopped before hardrun-init reported: nothing ran to verify");
+            }
+            return Ok(());
+        };
+        let verdict = Verdict::parse(&line);
+        if !matches!(verdict, Some(Verdict::Verified(_))) {
+            // The init exits without running anything: let it, and let the daemon's own
+            // removal (--rm) finish, so nothing is left once hardrun returns.
+            engine.until_stopped(id).await?;
+            if self.plan.lifecycle.auto_remove {
+                engine.until_removed(id).await?;
+            }
+        }
+        match verdict {
+            Some(Verdict::Verified(state)) => {
                 if self.verbose {
-                    eprintln!("hardrun: verified: {line}");
+                    eprintln!(
+                        "hardrun: verified (kernel, before the command ran): {}",
+                        state.describe(self.apparmor_on_host)
+                    );
                 }
                 Ok(())
             }
-            Err(diffs) => Err(anyhow::anyhow!(
-                "the hardening is not in effect, so the container was stopped: {}",
-                diffs.join("; ")
-            )),
+            Some(Verdict::Refused(diffs)) => Err(ExitError {
+                code: 125,
+                message: format!(
+                    "the container is not as planned, so hardrun-init did not run its command: {}",
+                    crate::sanitize::line(&diffs, 4000)
+                ),
+            }
+            .into()),
+            Some(Verdict::StartFailed(message)) => {
+                let message = crate::sanitize::line(&message, 1000);
+                Err(ExitError { code: start_failure_code(&message), message }.into())
+            }
+            None => {
+                Err(anyhow::anyhow!("hardrun-init's report is not understood: {}", crate::sanitize::line(&line, 200)))
+            }
+        }
+    }
+
+    async fn record(&self, engine: &Engine, id: &str) -> Result<()> {
+        let Mode::Daemon { planned, reason } = &self.mode else { return Ok(()) };
+        if reason.is_empty() {
+            return Ok(());
+        }
+        let inspected = engine.inspect_containers(&[id.to_string()]).await?;
+        let c = inspected.first().ok_or_else(|| anyhow::anyhow!("the daemon does not report the container"))?;
+        match inspect::judge(c, &self.plan.create, &self.plan.expect, planned) {
+            Ok(line) => {
+                if self.verbose {
+                    eprintln!("hardrun: verified (the daemon's record, not the kernel: {reason}): {line}");
+                }
+                Ok(())
+            }
+            Err(diffs) => Err(ExitError {
+                code: 125,
+                message: format!(
+                    "the daemon's record of the container is not as planned ({reason}, so the kernel could not be read): {}",
+                    crate::sanitize::line(&diffs.join("; "), 4000)
+                ),
+            }
+            .into()),
         }
     }
 }
@@ -229,7 +404,15 @@ impl AfterStart for Verification<'_> {
         engine: &'a Engine,
         id: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
-        Box::pin(self.verify(engine, id))
+        Box::pin(self.verdict(engine, id))
+    }
+
+    fn before_start<'a>(
+        &'a self,
+        engine: &'a Engine,
+        id: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
+        Box::pin(self.record(engine, id))
     }
 }
 

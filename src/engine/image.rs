@@ -46,6 +46,9 @@ impl Engine {
             labels: config.labels.unwrap_or_default().into_iter().collect(),
             size: img.size.unwrap_or_default().max(0) as u64,
             layers: img.root_fs.and_then(|r| r.layers).map_or(0, |l| l.len()),
+            entrypoint: config.entrypoint,
+            cmd: config.cmd,
+            volumes: config.volumes.unwrap_or_default(),
             ..ImageFacts::default()
         }))
     }

@@ -24,6 +24,12 @@ pub struct ImageFacts {
     pub size: u64,
     /// Filesystem layers (`RootFS.Layers`).
     pub layers: usize,
+    /// `Config.Entrypoint` and `Config.Cmd`: hardrun passes them on itself when it puts
+    /// its init in front (a create body with an Entrypoint does not get the image's Cmd).
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// `Config.Volumes`: anonymous volumes the daemon mounts.
+    pub volumes: Vec<String>,
     /// `created_by` of each history entry, oldest first; `None` when not read.
     pub history: Option<Vec<String>>,
     /// What a look inside found; `None` when hardrun did not look.
