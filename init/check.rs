@@ -2,54 +2,10 @@
 //! namespaces and mounts) against the expectations. Each difference is appended to a
 //! `; `-separated line; an empty line means everything is as planned.
 
+use super::capabilities::ALL as CAPABILITIES;
 use super::spec::{Groups, Id, MAX_MOUNTS, Mount, Spec};
 use super::status::{self, ProcessStatus};
 use super::text::Line;
-
-/// Capability names by bit, as the kernel numbers them.
-const CAPABILITIES: [&str; 41] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
 
 /// Paths docker (20.10 and later) hides behind an empty mount when they exist.
 pub const MASKED: [&[u8]; 10] = [
@@ -113,14 +69,7 @@ pub fn process(spec: &Spec, s: &ProcessStatus, diffs: &mut Line) {
     if s.seen & status::SEEN_CAPS == 0 {
         missing(diffs, b"the capability sets");
     } else {
-        let sets = [
-            (&b"CapEff"[..], s.caps.effective),
-            (b"CapPrm", s.caps.permitted),
-            (b"CapBnd", s.caps.bounding),
-            (b"CapAmb", s.caps.ambient),
-            (b"CapInh", s.caps.inheritable),
-        ];
-        for (name, set) in sets {
+        for (name, _, set) in s.caps.each() {
             let extra = set & !spec.caps;
             if extra != 0 {
                 diffs.item();
@@ -215,18 +164,13 @@ fn ids(diffs: &mut Line, name: &[u8], seen: bool, got: &[u32; 4], want: Id) {
 
 /// The one-line summary of what was verified, for hardrun's `-v`.
 pub fn summary(s: &ProcessStatus, apparmor: &[u8], root_read_only: bool, counts: MountCounts, out: &mut Line) {
-    let sets = [
-        (&b"eff="[..], s.caps.effective),
-        (b" prm=", s.caps.permitted),
-        (b" bnd=", s.caps.bounding),
-        (b" amb=", s.caps.ambient),
-        (b" inh=", s.caps.inheritable),
-    ];
-    for (k, v) in sets {
-        out.push(k);
-        out.push_hex(v);
+    for (_, key, set) in s.caps.each() {
+        out.push(key);
+        out.push(b"=");
+        out.push_hex(set);
+        out.push(b" ");
     }
-    out.push(b" uid=");
+    out.push(b"uid=");
     out.push_dec(u64::from(s.uid[1]));
     out.push(b" gid=");
     out.push_dec(u64::from(s.gid[1]));
@@ -410,11 +354,16 @@ pub fn mounts<'s>(
     let mut seen = [false; MAX_MOUNTS];
     let mut counts = MountCounts::default();
     let mut root: Option<MountLine> = None;
+    // Which of docker's masked and read-only paths have a mount.
+    let mut protected = [false; MASKED.len() + READ_ONLY.len()];
     let dev_device = lines().rfind(|l| l.point == b"/dev").map(|l| l.device);
     for line in lines() {
         if line.point == b"/" {
             root = Some(line);
             continue;
+        }
+        if let Some(i) = MASKED.iter().chain(READ_ONLY.iter()).position(|p| *p == line.point) {
+            protected[i] = true;
         }
         let mut planned = false;
         for (i, m) in spec.mounts().enumerate().take(MAX_MOUNTS) {
@@ -469,19 +418,11 @@ pub fn mounts<'s>(
         Some(_) => {}
     }
     // A system path docker hides or protects that shows without it.
-    let mounted = |p: &[u8]| lines().any(|l| l.point == p);
-    for p in MASKED {
-        if !mounted(p) && probe.exists(p) {
+    for (i, p) in MASKED.iter().chain(READ_ONLY.iter()).enumerate() {
+        if !protected[i] && probe.exists(p) {
             diffs.item();
             diffs.push(p);
-            diffs.push(b" is not masked");
-        }
-    }
-    for p in READ_ONLY {
-        if !mounted(p) && probe.exists(p) {
-            diffs.item();
-            diffs.push(p);
-            diffs.push(b" is not read-only");
+            diffs.push(if i < MASKED.len() { b" is not masked" } else { b" is not read-only" });
         }
     }
     (root_read_only, counts)

@@ -16,6 +16,7 @@
 // Keeps the compiler from turning the memory functions below into calls to themselves.
 #![no_builtins]
 
+mod capabilities;
 mod check;
 mod lookup;
 mod spec;
@@ -431,10 +432,16 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn rust_eh_personality() {}
 
-// The memory functions the compiler expects from a C library.
+// The memory functions the compiler expects from a C library (x86's string
+// instructions are fast for the few kilobytes the init clears and copies).
 
 #[unsafe(no_mangle)]
 unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     for i in 0..n {
         unsafe { *dst.add(i) = *src.add(i) };
     }
@@ -457,6 +464,11 @@ unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 
 
 #[unsafe(no_mangle)]
 unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8, options(nostack, preserves_flags));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     for i in 0..n {
         unsafe { *dst.add(i) = c as u8 };
     }

@@ -14,6 +14,19 @@ pub struct CapabilitySets {
     pub inheritable: u64,
 }
 
+impl CapabilitySets {
+    /// Each set with its name in /proc/self/status and its key in the init's report.
+    pub fn each(&self) -> [(&'static [u8], &'static [u8], u64); 5] {
+        [
+            (b"CapEff", b"eff", self.effective),
+            (b"CapPrm", b"prm", self.permitted),
+            (b"CapBnd", b"bnd", self.bounding),
+            (b"CapAmb", b"amb", self.ambient),
+            (b"CapInh", b"inh", self.inheritable),
+        ]
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessStatus {
     /// Real, effective, saved and filesystem ids.

@@ -34,7 +34,8 @@ fn short_lived_containers_are_verified_in_the_kernel() {
             .stderr_has("read-only root; mounts as planned");
     }
     // Detached, and with an added capability: the bounding set has it, nothing else.
-    let o = hardrun(["-v", "run", "-d", "--rm", "--cap-add", "CHOWN", "-l", &s.label, &d.image, "true"]).run().success();
+    let o =
+        hardrun(["-v", "run", "-d", "--rm", "--cap-add", "CHOWN", "-l", &s.label, &d.image, "true"]).run().success();
     assert_eq!(o.stdout().trim().len(), 64);
     let err = o.stderr();
     assert!(err.contains("CHOWN will not be effective"), "{err}");
@@ -92,7 +93,10 @@ fn the_init_refuses_to_run_anything_in_a_container_not_as_planned() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(REFUSED), "{with:?}: {err}");
         assert!(o.stdout.is_empty(), "{with:?}: the command ran: {o:?}");
-        assert!(err.starts_with("hardrun-init: the container is not as planned, so the command was not run: "), "{err}");
+        assert!(
+            err.starts_with("hardrun-init: the container is not as planned, so the command was not run: "),
+            "{err}"
+        );
         assert!(err.contains(want), "{with:?}: {want:?} not in {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
@@ -281,9 +285,10 @@ fn a_bind_source_swapped_for_the_hosts_root_is_never_mounted() {
         for _ in 0..4 {
             scope.spawn(|| {
                 while start.elapsed() < Duration::from_secs(60) && tries.fetch_add(1, Ordering::SeqCst) < 100 {
-                    let o = hardrun(["-q", "run", "--rm", "-l", &s.label, "-v", "./data:/data", &d.image, "ls", "/data"])
-                        .current_dir(&dir)
-                        .run();
+                    let o =
+                        hardrun(["-q", "run", "--rm", "-l", &s.label, "-v", "./data:/data", &d.image, "ls", "/data"])
+                            .current_dir(&dir)
+                            .run();
                     outcomes.lock().unwrap().push((o.code(), o.stdout(), o.stderr()));
                 }
             });
@@ -316,12 +321,11 @@ fn a_bind_source_swapped_for_the_hosts_root_is_never_mounted() {
 fn without_the_kernel_the_daemons_record_is_judged_and_named() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
-    // No data folder for the init: verification falls back to inspect, before start.
+    // No folder the init can be kept in: verification falls back to inspect, before start.
     hardrun(["-v", "run", "--rm", "-l", &s.label, &d.image, "true"])
-        .env("HOME", "nowhere")
-        .env("XDG_DATA_HOME", "nowhere")
+        .env("XDG_DATA_HOME", "/proc/hardrun-test-nowhere")
         .run()
         .success()
-        .stderr_has("verified (the daemon's record, not the kernel: there is no HOME or XDG_DATA_HOME")
+        .stderr_has("verified (the daemon's record, not the kernel: hardrun's init could not be set up under /proc/hardrun-test-nowhere")
         .stderr_has("capabilities drop ALL, add none, no-new-privileges, seccomp profile as sent, read-only root");
 }

@@ -23,6 +23,10 @@ pub mod verdict;
 #[path = "../../init"]
 #[allow(dead_code)]
 pub(crate) mod init_code {
+    /// One list of names for both (see src/capability.rs).
+    pub mod capabilities {
+        pub use crate::capability::ALL;
+    }
     pub mod check;
     pub mod lookup;
     pub mod spec;
