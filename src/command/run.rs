@@ -15,7 +15,7 @@ use crate::image::ImageRef;
 use crate::plan::Plan;
 use crate::policy::{self, Host};
 use crate::profile::{Loader, Profile};
-use crate::request::{RunRequest, VolumeSource};
+use crate::request::{MountKind, NetworkAttachment, NetworkMode, RunRequest, VolumeSource};
 use crate::verify::init::{self, InitDir, ReportFifo};
 use crate::verify::inspect;
 use crate::verify::mounts::{self, MountTable, PlannedMount};
@@ -127,11 +127,16 @@ impl<'a> Invocation<'a> {
         }
         host.userns_remapped = facts.userns || facts.rootless;
         host.daemon_asked = true;
+        for term in self.network_terms() {
+            if let Some(n) = engine.find_network(&term).await? {
+                host.networks.insert(term, n);
+            }
+        }
         let named = self.req.volumes.iter().filter_map(|v| match &v.source {
             VolumeSource::Named(n) => Some(n.clone()),
             _ => None,
         });
-        let mounted = self.req.mounts.iter().filter(|m| m.kind == "volume").filter_map(|m| m.source.clone());
+        let mounted = self.req.mounts.iter().filter(|m| m.kind == MountKind::Volume).filter_map(|m| m.source.clone());
         for name in named.chain(mounted) {
             if let Some(v) = engine.volume(&name).await? {
                 host.volumes.insert(name, v);
@@ -149,6 +154,23 @@ impl<'a> Invocation<'a> {
             }
         }
         Ok(facts)
+    }
+
+    /// The networks to resolve through the daemon: every user-defined one named by
+    /// `--network`, or the profile's default when it is one.
+    fn network_terms(&self) -> Vec<String> {
+        let default = NetworkAttachment { name: self.profile.network.default.clone(), ..Default::default() };
+        let defaults =
+            (self.req.networks.is_empty() && default.name != crate::policy::ISOLATED_NETWORK).then_some(&default);
+        self.req
+            .networks
+            .iter()
+            .chain(defaults)
+            .filter_map(|n| match n.mode() {
+                NetworkMode::User(term) => Some(term.to_string()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// On an AppArmor host the bundled profile must be in the kernel: hardrun loads it when
@@ -282,7 +304,7 @@ impl Guard {
             Err(e) => return daemon(e),
         };
         let mut wrapped = plan.clone();
-        let (ep, cmd) = (image.entrypoint.as_deref(), image.cmd.as_deref());
+        let (ep, cmd) = (Some(image.entrypoint.as_slice()), Some(image.cmd.as_slice()));
         if !init::wrap(&mut wrapped.create, ep, cmd, &dir, text, selinux) {
             return Guard::Nothing;
         }

@@ -20,14 +20,18 @@ pub struct ImageFacts {
     pub env: Vec<String>,
     /// `Config.Labels`.
     pub labels: BTreeMap<String, String>,
+    /// `Config.WorkingDir`, empty when unset.
+    pub working_dir: String,
+    /// `Config.Entrypoint` and `Config.Cmd` (hardrun passes them on itself when it puts
+    /// its init in front: a create body with an Entrypoint does not get the image's Cmd).
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    /// `Config.ExposedPorts` keys (`80/tcp`), which `-P` publishes.
+    pub exposed_ports: Vec<String>,
     /// Bytes, as the daemon reports them.
     pub size: u64,
     /// Filesystem layers (`RootFS.Layers`).
     pub layers: usize,
-    /// `Config.Entrypoint` and `Config.Cmd`: hardrun passes them on itself when it puts
-    /// its init in front (a create body with an Entrypoint does not get the image's Cmd).
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
     /// `Config.Volumes`: anonymous volumes the daemon mounts.
     pub volumes: Vec<String>,
     /// `created_by` of each history entry, oldest first; `None` when not read.
