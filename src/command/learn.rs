@@ -40,7 +40,7 @@ pub async fn run(cmd: &LearnCommand, global: &Global, quiet: bool) -> Result<i32
     crate::policy::harden(&inv.req, &inv.profile, &host).map_err(super::plan::Refused)?;
     let engine = Engine::connect(endpoint).await?;
     let mut signals = Signals::install()?;
-    let plan = inv.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
+    let (plan, _) = inv.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
     super::prepare::bind_sources(&plan.prepare)?;
     match &cmd.check {
         Some(profile) => check(&engine, cmd, &plan, &inv.profile, &profile.display().to_string(), quiet).await,

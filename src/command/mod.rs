@@ -7,6 +7,7 @@ pub mod plan;
 pub mod prepare;
 pub mod profile;
 pub mod run;
+pub mod verified;
 pub mod watch;
 
 use std::path::PathBuf;

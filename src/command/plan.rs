@@ -34,7 +34,7 @@ pub async fn run(cmd: &PlanCommand, global: &Global) -> Result<i32> {
     let plan = match engine {
         Ok(engine) => {
             let mut signals = Signals::install()?;
-            let mut plan = inv.decide(&engine, &mut host, &mut signals, Mode::Plan).await?;
+            let (mut plan, _) = inv.decide(&engine, &mut host, &mut signals, Mode::Plan).await?;
             if host.image.is_none() {
                 plan.notices.push(format!(
                     "{} is not local: its user, folders and VOLUMEs are checked when `run` pulls it",

@@ -7,11 +7,13 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::plan::Refused;
-use super::watch::{Then, Watch};
+use super::verified;
+use super::watch::Then;
+use super::watch::Watch;
 use super::{cwd, env, load_profile};
 use crate::cli::Global;
-use crate::engine::lifecycle::{AfterStart, NoCheck, Signals};
-use crate::engine::{Engine, endpoint};
+use crate::engine::lifecycle::{NoCheck, Signals};
+use crate::engine::{DaemonFacts, Engine, endpoint};
 use crate::image::ImageRef;
 use crate::plan::Plan;
 use crate::policy::{self, Host};
@@ -63,22 +65,26 @@ impl<'a> Invocation<'a> {
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
         let engine = Engine::connect(endpoint).await?;
-        let plan = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
+        let (plan, facts) = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
         let apparmor_on_host = host.apparmor == Some(true);
         self.report(&plan);
         super::prepare::bind_sources(&plan.prepare)?;
-        if self.create_only {
-            return engine.create_only(&plan, &mut signals).await;
-        }
         let watch = Watch::new(&plan, &self.profile, self.watch, self.quiet || self.req.quiet);
-        let verbose = self.verbose > 0 && !self.quiet;
-        let check = Verification { plan: &plan, apparmor_on_host, verbose, deferred: Default::default() };
-        let verification: &dyn AfterStart = if self.verify { &check } else { &NoCheck };
-        let code = engine.run(&plan, &mut signals, &Then(verification, &watch)).await?;
-        if let Some(line) = check.deferred.take() {
-            eprintln!("{line}");
+        let code = if !self.create_only && !self.verify {
+            engine.run(&plan, &mut signals, &Then(&NoCheck, &watch)).await?
+        } else {
+            let options = verified::Options {
+                create_only: self.create_only,
+                verbose: self.verbose > 0 && !self.quiet,
+                quiet: self.quiet,
+                selinux: facts.selinux,
+                apparmor_on_host,
+            };
+            verified::execute(&engine, &plan, &host, &mut signals, options, &watch).await?
+        };
+        if !self.create_only {
+            watch.after_exit(&engine, code).await;
         }
-        watch.after_exit(&engine, code).await;
         Ok(code)
     }
 
@@ -86,8 +92,14 @@ impl<'a> Invocation<'a> {
     /// as `run` makes it and `plan` shows it. `Mode::Plan` changes nothing: it pulls
     /// nothing, creates no network, loads no AppArmor profile, and leaves a missing
     /// image to `run`.
-    pub async fn decide(&self, engine: &Engine, host: &mut Host, signals: &mut Signals, mode: Mode) -> Result<Plan> {
-        self.daemon_facts(engine, host, mode).await?;
+    pub async fn decide(
+        &self,
+        engine: &Engine,
+        host: &mut Host,
+        signals: &mut Signals,
+        mode: Mode,
+    ) -> Result<(Plan, DaemonFacts)> {
+        let facts = self.daemon_facts(engine, host, mode).await?;
         let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
         host.image = match mode {
             Mode::Run => self.ensure_image(engine, &image, signals).await?,
@@ -103,11 +115,12 @@ impl<'a> Invocation<'a> {
                 Some(super::gate::gather(engine, &image, &self.req.image, &wants, signals).await?)
             }
         };
-        policy::harden(&self.req, &self.profile, host).map_err(|r| Refused(r).into())
+        let plan = policy::harden(&self.req, &self.profile, host).map_err(Refused)?;
+        Ok((plan, facts))
     }
 
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
-    async fn daemon_facts(&self, engine: &Engine, host: &mut Host, mode: Mode) -> Result<()> {
+    async fn daemon_facts(&self, engine: &Engine, host: &mut Host, mode: Mode) -> Result<DaemonFacts> {
         let wants_network =
             self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK;
         let network = async {
@@ -152,7 +165,7 @@ impl<'a> Invocation<'a> {
                 host.containers.insert(name.to_string(), mounts);
             }
         }
-        Ok(())
+        Ok(facts)
     }
 
     /// The networks to resolve through the daemon: every user-defined one named by
@@ -185,7 +198,7 @@ impl<'a> Invocation<'a> {
         if loaded.iter().any(|p| p == name) {
             return Ok(());
         }
-        if engine.endpoint.is_local() && crate::host::effective_uid() == Some(0) {
+        if engine.endpoint.is_local() && effective_uid() == Some(0) {
             crate::apparmor::load(name)?;
             if !self.quiet {
                 eprintln!("hardrun: loaded the AppArmor profile {name}");
@@ -234,85 +247,9 @@ impl<'a> Invocation<'a> {
     }
 }
 
-/// `--verify`: reads back what the kernel enforces right after start.
-struct Verification<'p> {
-    plan: &'p Plan,
-    apparmor_on_host: bool,
-    verbose: bool,
-    /// With -d, what was verified is said once the start watch saw the container live
-    /// on: never "verified" for a container that is gone.
-    deferred: std::cell::RefCell<Option<String>>,
-}
-
-impl Verification<'_> {
-    fn say(&self, line: String) {
-        match self.plan.lifecycle.detach {
-            true => *self.deferred.borrow_mut() = Some(line),
-            false => eprintln!("{line}"),
-        }
-    }
-}
-
-impl Verification<'_> {
-    async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
-        use crate::verify::{Local, compare, local_init, read_kernel};
-        let local = if engine.endpoint.is_local() { local_init(id) } else { Local::Unknown };
-        let outcome = match local {
-            Local::Exited => Ok("nothing to read, the container already exited".to_string()),
-            Local::Pid(pid) => {
-                // Just after start the runtime may still be setting the process up
-                // (seccomp comes right before exec): a real difference persists.
-                let mut outcome = Ok(String::new());
-                for _ in 0..40 {
-                    let Some(observed) = read_kernel(pid, id) else {
-                        outcome = Ok("nothing to read, the container already exited".to_string());
-                        break;
-                    };
-                    outcome = compare(&self.plan.expect, &observed, self.apparmor_on_host);
-                    if outcome.is_ok() {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-                outcome
-            }
-            Local::Unknown => {
-                let (pid, inspected) = engine.verification_facts(id).await?;
-                match (pid, read_kernel(pid, id)) {
-                    (0, _) => Ok("nothing to read, the container already exited".to_string()),
-                    (_, Some(observed)) => compare(&self.plan.expect, &observed, self.apparmor_on_host),
-                    (_, None) => compare(&self.plan.expect, &inspected, self.apparmor_on_host),
-                }
-            }
-        };
-        match outcome {
-            // Nothing read is nothing proven: never "verified" for a container that is gone.
-            Ok(line) if line.starts_with("nothing to read") => {
-                if self.verbose {
-                    self.say(format!("hardrun: not verified: {line}"));
-                }
-                Ok(())
-            }
-            Ok(line) => {
-                if self.verbose {
-                    self.say(format!("hardrun: verified: {line}"));
-                }
-                Ok(())
-            }
-            Err(diffs) => Err(anyhow::anyhow!(
-                "the hardening is not in effect, so the container was stopped: {}",
-                diffs.join("; ")
-            )),
-        }
-    }
-}
-
-impl AfterStart for Verification<'_> {
-    fn check<'a>(
-        &'a self,
-        engine: &'a Engine,
-        id: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
-        Box::pin(self.verify(engine, id))
-    }
+/// hardrun's effective uid, from /proc (no libc binding needed for one number).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }

@@ -39,14 +39,8 @@ impl Engine {
             Err(e) => return Err(anyhow!(describe(&e))),
         };
         let config = img.config.unwrap_or_default();
-        let sorted = |keys: Option<Vec<String>>| {
-            let mut v = keys.unwrap_or_default();
-            v.sort();
-            v
-        };
         Ok(Some(ImageFacts {
             user: config.user.unwrap_or_default(),
-            volumes: sorted(config.volumes),
             id: img.id.unwrap_or_default(),
             repo_digests: img.repo_digests.unwrap_or_default(),
             env: config.env.unwrap_or_default(),
@@ -57,6 +51,7 @@ impl Engine {
             exposed_ports: config.exposed_ports.unwrap_or_default(),
             size: img.size.unwrap_or_default().max(0) as u64,
             layers: img.root_fs.and_then(|r| r.layers).map_or(0, |l| l.len()),
+            volumes: config.volumes.unwrap_or_default(),
             ..ImageFacts::default()
         }))
     }
