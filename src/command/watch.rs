@@ -158,7 +158,7 @@ impl AfterStart for Watch<'_> {
     }
 }
 
-/// Two checks after start, one after the other.
+/// Two checks, one after the other (before start, and after start).
 pub struct Then<'a>(pub &'a dyn AfterStart, pub &'a dyn AfterStart);
 
 impl AfterStart for Then<'_> {
@@ -166,6 +166,13 @@ impl AfterStart for Then<'_> {
         Box::pin(async move {
             self.0.check(engine, id).await?;
             self.1.check(engine, id).await
+        })
+    }
+
+    fn before_start<'a>(&'a self, engine: &'a Engine, id: &'a str) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>> {
+        Box::pin(async move {
+            self.0.before_start(engine, id).await?;
+            self.1.before_start(engine, id).await
         })
     }
 }
