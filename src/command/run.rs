@@ -170,14 +170,14 @@ impl<'a> Invocation<'a> {
 }
 
 /// `--verify`: reads back what the kernel enforces right after start.
-struct Verification<'p> {
-    plan: &'p Plan,
-    apparmor_on_host: bool,
-    verbose: bool,
+pub(crate) struct Verification<'p> {
+    pub plan: &'p Plan,
+    pub apparmor_on_host: bool,
+    pub verbose: bool,
 }
 
 impl Verification<'_> {
-    async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
+    pub(crate) async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
         use crate::verify::{Local, compare, local_init, read_kernel};
         let local = if engine.endpoint.is_local() { local_init(id) } else { Local::Unknown };
         let outcome = match local {
