@@ -137,6 +137,8 @@ pub fn export(workloads: &[Workload], opts: &Options) -> Result<Manifests, Vec<R
     let mut out = Manifests::default();
     let mut refusals = Vec::new();
     let mut claims: BTreeMap<String, Value> = BTreeMap::new();
+    // The same gap in several services is said once, naming them.
+    let mut gaps: Vec<(String, Vec<String>)> = Vec::new();
     let namespace = opts.args.namespace.as_deref();
     let seccomp = seccomp::Choice::new(opts.args.seccomp, namespace, workloads);
     for w in workloads {
@@ -185,7 +187,12 @@ pub fn export(workloads: &[Workload], opts: &Options) -> Result<Manifests, Vec<R
             ));
         }
         out.objects.push(to_value(&network::policy(w, &name, namespace, opts.project)));
-        out.gaps.extend(gaps::of(w, opts.args).into_iter().map(|g| w.said(&g)));
+        for g in gaps::of(w, opts.args) {
+            match gaps.iter_mut().find(|(text, _)| *text == g) {
+                Some((_, who)) => who.push(w.origin.clone()),
+                None => gaps.push((g, vec![w.origin.clone()])),
+            }
+        }
         out.notes.extend(built.notes.iter().map(|n| w.said(n)));
     }
     if !refusals.is_empty() {
@@ -194,6 +201,13 @@ pub fn export(workloads: &[Workload], opts: &Options) -> Result<Manifests, Vec<R
     out.objects.extend(claims.into_values());
     let profiles = seccomp.operator_objects();
     out.objects.splice(0..0, profiles);
+    for (g, who) in gaps {
+        let who: Vec<&String> = who.iter().filter(|o| !o.is_empty()).collect();
+        out.gaps.push(match who.is_empty() {
+            true => g,
+            false => format!("{g} ({})", who.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+        });
+    }
     out.notes.extend(seccomp.notes());
     out.gaps.extend(gaps::always());
     Ok(out)
