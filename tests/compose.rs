@@ -72,6 +72,20 @@ impl Drop for Project {
     }
 }
 
+/// The daemon, and a Compose to run projects with (docker-compose, or the v2 plugin).
+fn daemon_and_compose() -> Option<Daemon> {
+    let d = daemon()?;
+    let v1 = Command::new("docker-compose").arg("version").output().is_ok_and(|o| o.status.success());
+    let v2 = Command::new("docker").args(["compose", "version"]).output().is_ok_and(|o| o.status.success());
+    if !v1 && !v2 {
+        let required = std::env::var("HARDRUN_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
+        assert!(!required, "HARDRUN_REQUIRE_DOCKER=1 but no Compose is installed (apt-get install docker-compose)");
+        eprintln!("SKIPPED (no Compose installed)");
+        return None;
+    }
+    Some(d)
+}
+
 fn exec(id: &str, script: &str) -> std::process::Output {
     Command::new("docker").args(["exec", id, "sh", "-c", script]).output().unwrap()
 }
@@ -117,7 +131,7 @@ volumes:
 
 #[test]
 fn a_project_comes_up_hardened_isolated_and_goes_down_without_a_trace() {
-    let Some(d) = daemon() else { return };
+    let Some(d) = daemon_and_compose() else { return };
     let scope = Scope::new();
     let p = Project::new(&scope, "cmp", &three_services(&d, &scope));
     p.compose(&["up", "-d"]).run().success().stderr_has("hardrun: verified in the kernel: db, web, worker");
@@ -184,7 +198,7 @@ fn a_project_comes_up_hardened_isolated_and_goes_down_without_a_trace() {
 
 #[test]
 fn refusals_name_each_service_and_key_and_create_nothing() {
-    let Some(d) = daemon() else { return };
+    let Some(d) = daemon_and_compose() else { return };
     let scope = Scope::new();
     let file = format!(
         "services:\n  db:\n    image: {img}\n    privileged: true\n  web:\n    image: {img}\n    network_mode: host\n  \
@@ -248,4 +262,85 @@ fn config_is_what_compose_reads() {
     assert!(read.status.success(), "docker-compose rejects it: {}", String::from_utf8_lossy(&read.stderr));
     assert!(read_text.contains("PW: a$$b"), "{read_text}");
     assert!(read_text.contains("127.0.0.1:8080:80/tcp"), "{read_text}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn every_problem_in_the_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: app:1.2\n    bogus: 1\n    mem_limit: lots\n    volumes: ['data:/d']\n  \
+         db:\n    image: db:15.4\n    privileged: 'on'\n",
+    );
+    let out = hardrun(["compose", "config"]).current_dir(dir.path()).run().fails().stdout_is("");
+    for said in [
+        "refused services.web.bogus: hardrun does not know this Compose key",
+        "refused services.web.mem_limit: invalid argument \"lots\" for --memory",
+        "refused services.web.volumes[0]: volume \"data\" is not declared",
+    ] {
+        assert!(out.stderr().contains(said), "lacks {said}: {}", out.stderr());
+    }
+    // Problems in reading come first; policy runs once the file is understood.
+    write(dir.path(), "compose.yaml", "services:\n  db:\n    image: db:15.4\n    privileged: 'on'\n");
+    hardrun(["compose", "config"]).current_dir(dir.path()).run().fails().stderr_has("refused services.db.privileged");
+    let empty = tempfile::tempdir().unwrap();
+    hardrun(["compose", "config"]).current_dir(empty.path()).run().fails().stderr_has("no Compose file in");
+    write(dir.path(), "compose.yaml", "services: [\n");
+    hardrun(["compose", "config"]).current_dir(dir.path()).run().fails().stderr_has("not valid YAML");
+}
+
+#[test]
+fn files_merge_and_extend_as_compose_does() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "common.yml",
+        "services:\n  base:\n    image: app:1.2\n    environment: {A: '1'}\n    mem_limit: 128m\n",
+    );
+    write(
+        dir.path(),
+        "a.yml",
+        "services:\n  web:\n    extends: {file: common.yml, service: base}\n    environment: {B: '2'}\n    \
+         command: [serve]\n",
+    );
+    write(dir.path(), "b.yml", "services:\n  web:\n    command: [serve, --fast]\n    environment: {A: '3'}\n");
+    let out = hardrun(["compose", "-f", "a.yml", "-f", "b.yml", "config"]).current_dir(dir.path()).run().success();
+    let text = out.stdout();
+    for want in ["A: \"3\"", "B: \"2\"", "mem_limit: \"128m\"", "- \"serve\"\n      - \"--fast\""] {
+        assert!(text.contains(want), "lacks {want}: {text}");
+    }
+}
+
+#[test]
+fn each_service_may_name_its_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: app:1.2\n    x-hardrun: {profile: web}\n  job:\n    image: app:1.2\n",
+    );
+    let out = hardrun(["compose", "config"])
+        .current_dir(dir.path())
+        .run()
+        .success()
+        .stderr_has("hardrun: services.web: profile web (from x-hardrun)");
+    let text = out.stdout();
+    let web = &text[text.find("  web:").unwrap()..text.find("  job:").unwrap()];
+    assert!(web.contains("NET_BIND_SERVICE") && web.contains("pids_limit: 1024"), "{web}");
+    assert!(web.contains("/tmp:size=64m,uid=65532,gid=65532"), "{web}");
+    assert!(!web.contains("x-hardrun"), "{web}");
+    let job = &text[text.find("  job:").unwrap()..];
+    assert!(job.contains("pids_limit: 256") && !job.contains("NET_BIND_SERVICE"), "{job}");
+    // A profile on the command line is for every service.
+    let out = hardrun(["compose", "--profile", "default", "config"])
+        .current_dir(dir.path())
+        .run()
+        .success()
+        .stderr_has("services.web: x-hardrun asks for profile web; the command line's default applies");
+    assert!(!out.stdout().contains("NET_BIND_SERVICE"));
 }

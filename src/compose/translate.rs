@@ -537,7 +537,6 @@ impl Translation<'_> {
             let key = format!("healthcheck.{name}");
             match name.as_str() {
                 "test" => match val {
-                    Value::String(s) if s == "NONE" => self.flag("no-healthcheck", "true", &key),
                     Value::String(s) => self.flag("health-cmd", s, &key),
                     Value::Sequence(_) => {
                         let words = self.list(val, &key);
@@ -632,7 +631,7 @@ impl Translation<'_> {
         for (i, item) in self.list(v, "volumes_from").into_iter().enumerate() {
             // `service:NAME`, `container:NAME` or a bare service name, then `:ro`/`:rw`.
             let spec = item.strip_prefix("service:").or_else(|| item.strip_prefix("container:")).unwrap_or(&item);
-            self.flag("volumes-from", &spec.to_string(), &format!("volumes_from[{i}]"));
+            self.flag("volumes-from", spec, &format!("volumes_from[{i}]"));
         }
     }
 
