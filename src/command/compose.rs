@@ -328,7 +328,7 @@ struct Up<'a> {
 impl Up<'_> {
     async fn run(&self) -> Result<i32> {
         let tool = Tool::required()?;
-        let (project, services) = load(self.cmd)?;
+        let (project, mut services) = load(self.cmd)?;
         for s in self.services {
             if !services.iter().any(|svc| &svc.name == s) {
                 return Err(anyhow!("no such service: {s}"));
@@ -356,7 +356,7 @@ impl Up<'_> {
         if !build.is_empty() {
             self.build(&tool, &project, &endpoint.host, &build, &mut signals).await?;
         }
-        for svc in &services {
+        for svc in &mut services {
             let image = ImageRef::parse(&svc.req.image).map_err(|e| anyhow!("services.{}.image: {e}", svc.name))?;
             let wants = super::gate::Wants {
                 profile: profiles.of(svc),
@@ -371,6 +371,8 @@ impl Up<'_> {
                 .await
                 .with_context(|| format!("services.{}.image", svc.name))?;
             facts.images.insert(svc.name.clone(), gathered);
+            // Pulled as asked: Compose runs the image just judged rather than pull again.
+            svc.req.pull = crate::request::PullPolicy::Missing;
         }
         let hardened = harden(&project, services, &profiles, &facts)?;
         let text = hardened_file(&project, &hardened, tool.dialect, self.quiet)?;

@@ -350,10 +350,7 @@ impl Translation<'_> {
                 }
                 None
             }
-            "build" => {
-                self.svc.kept.insert(key.into(), v.clone());
-                None
-            }
+            "build" => return self.build(v),
             "deploy" => return self.deploy(v),
             "x-hardrun" => return self.hardrun(v),
             k if k.starts_with("x-") || KEPT.contains(&k) => {
@@ -633,6 +630,45 @@ impl Translation<'_> {
             let spec = item.strip_prefix("service:").or_else(|| item.strip_prefix("container:")).unwrap_or(&item);
             self.flag("volumes-from", spec, &format!("volumes_from[{i}]"));
         }
+    }
+
+    /// `build`: kept for Compose to build with, but a build runs outside hardrun's policy,
+    /// so what would give the build itself the host's network, privileges, keys or files
+    /// is refused.
+    fn build(&mut self, v: &Value) {
+        const SAFE: [&str; 13] = [
+            "context",
+            "dockerfile",
+            "dockerfile_inline",
+            "args",
+            "target",
+            "labels",
+            "cache_from",
+            "tags",
+            "platforms",
+            "shm_size",
+            "extra_hosts",
+            "no_cache",
+            "pull",
+        ];
+        if let Value::Mapping(m) = v {
+            for (k, val) in m {
+                let name = scalar_text(k);
+                let key = format!("build.{name}");
+                match name.as_str() {
+                    n if SAFE.contains(&n) => {}
+                    "network" if matches!(val.as_str(), Some("default" | "none" | "bridge")) => {}
+                    "network" => self.problem(&key, format!("a build on network {} is outside hardrun's network rules", shown(val))),
+                    _ => self.problem(
+                        &key,
+                        "hardrun does not let a build have this (privileges, the host's network, keys, secrets or                          other contexts reach the build, which runs outside hardrun's policy); build the image                          yourself and name it in image:",
+                    ),
+                }
+            }
+        } else if !matches!(v, Value::String(_)) {
+            return self.problem("build", "build is a path or a mapping");
+        }
+        self.svc.kept.insert("build".into(), v.clone());
     }
 
     /// `deploy`: resource limits become the same controls as mem_limit, cpus and

@@ -130,3 +130,23 @@ fn refusals_name_the_service_and_key() {
     assert!(r.iter().any(|r| r.starts_with("refused services.app.image")), "{r:?}");
     assert!(r.iter().any(|r| r.starts_with("refused services.app.cap_add[0] (--cap-add SYS_ADMIN)")), "{r:?}");
 }
+
+#[test]
+fn a_build_cannot_reach_around_the_policy() {
+    let s = ok("services:\n  w:\n    image: app:1\n    build: {context: /home/dev/project, args: {A: '1'}}\n");
+    assert!(s.kept.contains_key("build"));
+    for (key, value) in [("network", "host"), ("privileged", "true"), ("ssh", "[default]"), ("secrets", "[key]")] {
+        let p = problems(&format!("services:\n  w:\n    image: app:1\n    build: {{context: ., {key}: {value}}}\n"));
+        assert!(p.iter().any(|p| p.starts_with(&format!("services.w.build.{key}:"))), "{key}: {p:?}");
+    }
+}
+
+#[test]
+fn booleans_in_any_spelling_a_compose_reads() {
+    for spelling in ["true", "'yes'", "'on'", "'1'", "'TRUE'", "'y'"] {
+        let s = ok(&format!("services:\n  w:\n    image: app:1\n    privileged: {spelling}\n"));
+        assert_eq!(s.req.privileged, Some(true), "{spelling}");
+    }
+    let s = ok("services:\n  w:\n    image: app:1\n    read_only: 'off'\n");
+    assert_eq!(s.req.read_only, Some(false));
+}
