@@ -344,3 +344,23 @@ fn each_service_may_name_its_profile() {
         .stderr_has("services.web: x-hardrun asks for profile web; the command line's default applies");
     assert!(!out.stdout().contains("NET_BIND_SERVICE"));
 }
+
+#[test]
+fn up_attached_runs_each_container_once_and_verifies_it_as_it_starts() {
+    let Some(d) = daemon_and_compose() else { return };
+    let scope = Scope::new();
+    let l = label(&scope);
+    let p = Project::new(
+        &scope,
+        "fg",
+        &format!(
+            "services:\n  hello:\n    image: {}\n    command: sh -c 'sleep 1; echo hello from $$(id -u)'\n    \
+             labels: {{{l}}}\nnetworks:\n  default: {{labels: {{{l}}}}}\n",
+            d.image
+        ),
+    );
+    let out = p.compose(&["up"]).run().success().stderr_has("hardrun: verified in the kernel: hello");
+    assert!(out.stdout().matches("hello from 65532").count() == 1, "{}", out.stdout());
+    p.compose(&["down"]).run().success();
+    assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
+}

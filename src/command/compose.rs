@@ -278,6 +278,46 @@ impl Tool {
     }
 }
 
+/// One project's Compose invocations.
+struct Run<'a> {
+    tool: &'a Tool,
+    project: &'a Project,
+    file: &'a Path,
+    host: &'a str,
+}
+
+impl Run<'_> {
+    fn compose(&self, verb: &[&str], rest: &[String]) -> tokio::process::Command {
+        let args: Vec<String> = verb.iter().map(|s| s.to_string()).chain(rest.iter().cloned()).collect();
+        self.tool.command(self.project, self.file, self.host, &args)
+    }
+}
+
+/// What verification found so far.
+#[derive(Default)]
+struct Checks {
+    seen: Vec<String>,
+    verified: Vec<String>,
+    unchecked: Vec<String>,
+}
+
+impl Checks {
+    /// Says what was verified and what could not be, once.
+    fn report(&mut self, quiet: bool) {
+        if !quiet {
+            for u in &self.unchecked {
+                eprintln!("hardrun: could not check {u}");
+            }
+            if !self.verified.is_empty() {
+                self.verified.sort();
+                eprintln!("hardrun: verified in the kernel: {}", self.verified.join(", "));
+            }
+        }
+        self.unchecked.clear();
+        self.verified.clear();
+    }
+}
+
 /// Where `up` keeps the hardened file of a project, for `down`, `ps` and `logs`.
 fn state_file(project: &Project) -> PathBuf {
     cache_home().join("hardrun/compose").join(format!("{}.yml", project.name))
@@ -381,22 +421,57 @@ impl Up<'_> {
             eprintln!("hardrun: wrote {}", path.display());
         }
 
-        let mut args = vec!["up".to_string(), "-d".to_string()];
-        args.extend(self.services.iter().cloned());
-        let code = tool.status(tool.command(&project, &path, &endpoint.host, &args), &mut signals).await?;
+        let run = Run { tool: &tool, project: &project, file: &path, host: &endpoint.host };
+        if self.detach {
+            let code = tool.status(run.compose(&["up", "-d"], self.services), &mut signals).await?;
+            if code != 0 || !self.verify {
+                return Ok(code);
+            }
+            let mut checks = Checks::default();
+            self.check(&engine, &run, &hardened, &mut checks, &mut signals).await?;
+            checks.report(self.quiet);
+            return Ok(0);
+        }
+        // Attached, as `compose up` is: the containers are created first, then started by
+        // the Compose that follows them, and each is verified as it starts.
+        let code = tool.status(run.compose(&["up", "--no-start"], self.services), &mut signals).await?;
         if code != 0 {
             return Ok(code);
         }
-        if self.verify {
-            self.verify(&engine, &tool, &project, &path, &hardened, &mut signals).await?;
+        let mut child = run
+            .compose(&["up"], self.services)
+            .spawn()
+            .with_context(|| format!("cannot start {}", tool.argv.join(" ")))?;
+        let mut checks = Checks::default();
+        let mut polling = self.verify;
+        let mut failure = None;
+        let code = loop {
+            tokio::select! {
+                status = child.wait() => break status?.code().unwrap_or(128 + 9),
+                _ = signals.recv() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)), if polling => {
+                    match self.check(&engine, &run, &hardened, &mut checks, &mut signals).await {
+                        Ok(true) => {
+                            polling = false;
+                            checks.report(self.quiet);
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            failure = Some(e);
+                            polling = false;
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(e) = failure {
+            return Err(e);
         }
-        if self.detach {
-            return Ok(0);
+        if polling {
+            // Compose ended before every container was seen running.
+            checks.report(self.quiet);
         }
-        // Attached, as `docker compose up` is: Compose follows the running services.
-        let mut args = vec!["up".to_string()];
-        args.extend(self.services.iter().cloned());
-        tool.status(tool.command(&project, &path, &endpoint.host, &args), &mut signals).await
+        Ok(code)
     }
 
     /// AppArmor, user namespaces and existing volumes, as `run` gathers them.
@@ -460,32 +535,33 @@ impl Up<'_> {
         }
     }
 
-    /// Reads back the kernel's view of every container Compose started, against its
-    /// service's plan. A container that differs is stopped and removed.
-    async fn verify(
+    /// Reads back the kernel's view of each container Compose started since the last
+    /// call, against its service's plan. A container that differs is stopped and removed
+    /// and the whole `up` fails. Returns whether every container was seen started.
+    async fn check(
         &self,
         engine: &Engine,
-        tool: &Tool,
-        project: &Project,
-        file: &Path,
+        run: &Run<'_>,
         hardened: &[(Service, Plan)],
+        checks: &mut Checks,
         signals: &mut Signals,
-    ) -> Result<()> {
-        let containers = engine.project_containers(&project.name).await?;
+    ) -> Result<bool> {
+        let containers = engine.project_containers(&run.project.name).await?;
         let apparmor_on_host = engine.daemon_facts().await?.apparmor;
         let verbose = self.verbose > 0 && !self.quiet;
-        let (mut verified, mut failed) = (Vec::new(), Vec::new());
+        let mut failed = Vec::new();
         for c in &containers {
-            let Some((_, plan)) = hardened.iter().find(|(s, _)| s.name == c.service) else { continue };
-            if !c.running {
-                if !self.quiet {
-                    eprintln!("hardrun: could not check {} ({}): it is not running", c.service, c.name);
-                }
+            if checks.seen.contains(&c.id) || c.state == "created" {
                 continue;
             }
+            let Some((_, plan)) = hardened.iter().find(|(s, _)| s.name == c.service) else { continue };
+            checks.seen.push(c.id.clone());
             let check = super::run::Verification { plan, apparmor_on_host, verbose };
             match check.verify(engine, &c.id).await {
-                Ok(()) => verified.push(c.service.clone()),
+                Ok(line) if line.starts_with("nothing to read") => {
+                    checks.unchecked.push(format!("{} ({}): it exited before it could be read", c.service, c.name))
+                }
+                Ok(_) => checks.verified.push(c.service.clone()),
                 Err(e) => {
                     eprintln!("hardrun: {} ({}): {e}", c.service, c.name);
                     failed.push(c.service.clone());
@@ -496,17 +572,12 @@ impl Up<'_> {
             failed.dedup();
             let mut args = vec!["rm".to_string(), "--stop".to_string(), "--force".to_string()];
             args.extend(failed.iter().cloned());
-            let host = engine.endpoint.host.clone();
-            tool.status(tool.command(project, file, &host, &args), signals).await?;
+            run.tool.status(run.compose(&[], &args), signals).await?;
             return Err(anyhow!(
                 "the hardening is not in effect in {}, so it was stopped and removed",
                 failed.join(", ")
             ));
         }
-        if !self.quiet && !verified.is_empty() {
-            verified.sort();
-            eprintln!("hardrun: verified in the kernel: {}", verified.join(", "));
-        }
-        Ok(())
+        Ok(!containers.is_empty() && containers.iter().all(|c| checks.seen.contains(&c.id)))
     }
 }

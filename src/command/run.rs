@@ -177,7 +177,8 @@ pub(crate) struct Verification<'p> {
 }
 
 impl Verification<'_> {
-    pub(crate) async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
+    /// What was verified (one line), or what differs.
+    pub(crate) async fn verify(&self, engine: &Engine, id: &str) -> Result<String> {
         use crate::verify::{Local, compare, local_init, read_kernel};
         let local = if engine.endpoint.is_local() { local_init(id) } else { Local::Unknown };
         let outcome = match local {
@@ -213,7 +214,7 @@ impl Verification<'_> {
                 if self.verbose {
                     eprintln!("hardrun: verified: {line}");
                 }
-                Ok(())
+                Ok(line)
             }
             Err(diffs) => Err(anyhow::anyhow!(
                 "the hardening is not in effect, so the container was stopped: {}",
@@ -229,7 +230,7 @@ impl AfterStart for Verification<'_> {
         engine: &'a Engine,
         id: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
-        Box::pin(self.verify(engine, id))
+        Box::pin(async move { self.verify(engine, id).await.map(|_| ()) })
     }
 }
 

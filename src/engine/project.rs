@@ -13,7 +13,8 @@ pub struct ProjectContainer {
     pub id: String,
     pub name: String,
     pub service: String,
-    pub running: bool,
+    /// `created`, `running`, `exited`...
+    pub state: String,
 }
 
 impl Engine {
@@ -34,7 +35,7 @@ impl Engine {
                     id: c.id?,
                     name: name.unwrap_or_default(),
                     service,
-                    running: c.state.map(|s| s.to_string()) == Some("running".to_string()),
+                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                 })
             })
             .collect())
