@@ -140,6 +140,37 @@ impl Project {
     }
 }
 
+/// The definitions under a top-level section (`networks`, `volumes`) as mappings (a
+/// bare name is an empty one); a definition that is not a mapping, or has a key not in
+/// `keys` (or `x-`), is a problem and left out.
+pub fn definitions(
+    section: &Mapping,
+    what: &str,
+    keys: &[&str],
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, Mapping)> {
+    let mut out = Vec::new();
+    for (k, def) in section {
+        let name = merge::scalar_text(k);
+        let key = format!("{what}s.{name}");
+        let def = match def {
+            Value::Mapping(m) => m.clone(),
+            Value::Null => Mapping::new(),
+            _ => {
+                problems.push(Problem::new(&key, format!("a {what} definition is a mapping")));
+                continue;
+            }
+        };
+        let unknown = def.keys().map(merge::scalar_text).find(|k| !keys.contains(&k.as_str()) && !k.starts_with("x-"));
+        if let Some(other) = unknown {
+            problems.push(Problem::new(&format!("{key}.{other}"), format!("not a {what} key hardrun knows")));
+            continue;
+        }
+        out.push((name, def));
+    }
+    out
+}
+
 /// Everything the project-wide checks and the service translations found, in order.
 pub fn translate(project: &Project, lookup: interpolate::Lookup) -> Result<Vec<Service>, Vec<Problem>> {
     let mut problems = net::definitions(project);

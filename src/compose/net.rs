@@ -103,20 +103,8 @@ pub fn definitions(p: &Project) -> Vec<Problem> {
     const KEYS: [&str; 9] =
         ["driver", "driver_opts", "external", "name", "internal", "attachable", "enable_ipv6", "ipam", "labels"];
     let mut problems = Vec::new();
-    for (k, def) in &p.networks {
-        let name = scalar_text(k);
+    for (name, def) in super::definitions(&p.networks, "network", &KEYS, &mut problems) {
         let key = format!("networks.{name}");
-        let def = match def {
-            Value::Mapping(m) => m.clone(),
-            Value::Null => Mapping::new(),
-            _ => {
-                problems.push(Problem::new(&key, "a network definition is a mapping"));
-                continue;
-            }
-        };
-        if let Some(other) = def.keys().map(scalar_text).find(|k| !KEYS.contains(&k.as_str()) && !k.starts_with("x-")) {
-            problems.push(Problem::new(&format!("{key}.{other}"), "not a network key hardrun knows"));
-        }
         if p.is_external(&def) {
             continue;
         }

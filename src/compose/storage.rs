@@ -213,21 +213,7 @@ pub fn declared(p: &Project) -> (BTreeMap<String, VolumeFacts>, Vec<Problem>) {
     const KEYS: [&str; 5] = ["driver", "driver_opts", "external", "name", "labels"];
     let mut facts = BTreeMap::new();
     let mut problems = Vec::new();
-    for (k, def) in &p.volumes {
-        let name = scalar_text(k);
-        let key = format!("volumes.{name}");
-        let def = match def {
-            Value::Mapping(m) => m.clone(),
-            Value::Null => Mapping::new(),
-            _ => {
-                problems.push(Problem::new(&key, "a volume definition is a mapping"));
-                continue;
-            }
-        };
-        if let Some(other) = def.keys().map(scalar_text).find(|k| !KEYS.contains(&k.as_str()) && !k.starts_with("x-")) {
-            problems.push(Problem::new(&format!("{key}.{other}"), "not a volume key hardrun knows"));
-            continue;
-        }
+    for (name, def) in super::definitions(&p.volumes, "volume", &KEYS, &mut problems) {
         if p.is_external(&def) {
             continue;
         }
