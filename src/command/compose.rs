@@ -396,7 +396,26 @@ impl Up<'_> {
         if !build.is_empty() {
             self.build(&tool, &project, &endpoint.host, &build, &mut signals).await?;
         }
+        let active: Vec<String> = project
+            .variable(&env, "COMPOSE_PROFILES")
+            .map(|p| p.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default();
         for svc in &mut services {
+            // A service in a Compose profile that is not active is not started: not gated.
+            let profiles: Vec<&str> = svc
+                .kept
+                .get("profiles")
+                .and_then(|p| p.as_sequence())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str())
+                .collect();
+            let selected = profiles.is_empty()
+                || self.services.contains(&svc.name)
+                || profiles.iter().any(|p| active.iter().any(|a| a == p || a == "*"));
+            if !selected {
+                continue;
+            }
             let image = ImageRef::parse(&svc.req.image).map_err(|e| anyhow!("services.{}.image: {e}", svc.name))?;
             let wants = super::gate::Wants {
                 profile: profiles.of(svc),
