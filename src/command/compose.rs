@@ -410,9 +410,9 @@ impl Up<'_> {
                 .flatten()
                 .filter_map(|p| p.as_str())
                 .collect();
-            let selected = profiles.is_empty()
+            let selected = compose_profiles.is_empty()
                 || self.services.contains(&svc.name)
-                || profiles.iter().any(|p| active.iter().any(|a| a == p || a == "*"));
+                || compose_profiles.iter().any(|p| active.iter().any(|a| a == p || a == "*"));
             if !selected {
                 continue;
             }
