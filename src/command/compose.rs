@@ -402,7 +402,7 @@ impl Up<'_> {
             .unwrap_or_default();
         for svc in &mut services {
             // A service in a Compose profile that is not active is not started: not gated.
-            let profiles: Vec<&str> = svc
+            let compose_profiles: Vec<&str> = svc
                 .kept
                 .get("profiles")
                 .and_then(|p| p.as_sequence())
