@@ -8,7 +8,9 @@ pub mod file;
 pub mod interpolate;
 pub mod merge;
 pub mod net;
+pub mod process;
 pub mod render;
+pub mod resources;
 pub mod storage;
 pub mod translate;
 

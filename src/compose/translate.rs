@@ -5,13 +5,11 @@
 //! `services.db.privileged` rather than `--privileged`. A key hardrun does not know is a
 //! problem, never dropped.
 
-use std::path::Path;
-
 use serde_yaml::{Mapping, Value};
 
 use super::interpolate::Lookup;
 use super::merge::{as_mapping, scalar_text};
-use super::{Problem, Project, file};
+use super::{Problem, Project};
 use crate::policy::Refusal;
 use crate::request::RunRequest;
 use crate::run_args::{self, flag::Context};
@@ -70,7 +68,8 @@ pub(super) struct Translation<'a> {
     problems: Vec<Problem>,
     command: Option<Vec<String>>,
     entrypoint: Option<Vec<String>>,
-    env: Vec<(String, Option<String>)>,
+    /// The environment as `env_file` and `environment` make it, in order.
+    pub env: Vec<(String, Option<String>)>,
 }
 
 /// One service.
@@ -128,7 +127,7 @@ impl Translation<'_> {
         }
     }
 
-    fn switch(&mut self, long: &'static str, v: &Value, key: &str) {
+    pub(super) fn switch(&mut self, long: &'static str, v: &Value, key: &str) {
         if let Some(b) = self.boolean(v, key) {
             self.flag(long, if b { "true" } else { "false" }, key);
         }
@@ -181,7 +180,7 @@ impl Translation<'_> {
     }
 
     /// A command: a list as is, a string split as a POSIX shell would.
-    fn argv(&mut self, v: &Value, key: &str) -> Option<Vec<String>> {
+    pub(super) fn argv(&mut self, v: &Value, key: &str) -> Option<Vec<String>> {
         match v {
             Value::Null => None,
             Value::String(s) => match shell_words::split(s) {
@@ -195,14 +194,14 @@ impl Translation<'_> {
         }
     }
 
-    fn each(&mut self, long: &'static str, v: &Value, key: &str) {
+    pub(super) fn each(&mut self, long: &'static str, v: &Value, key: &str) {
         for (i, item) in self.list(v, key).into_iter().enumerate() {
             let k = if matches!(v, Value::Sequence(_)) { format!("{key}[{i}]") } else { key.to_string() };
             self.flag(long, &item, &k);
         }
     }
 
-    fn map_flag(&mut self, long: &'static str, v: &Value, key: &str, sep: char) {
+    pub(super) fn map_flag(&mut self, long: &'static str, v: &Value, key: &str, sep: char) {
         for (k, val) in as_mapping(v.clone(), key) {
             let name = scalar_text(&k);
             match val {
@@ -377,21 +376,6 @@ impl Translation<'_> {
         }
     }
 
-    /// `cpu_rt_*`: microseconds, or a duration (`400ms`).
-    fn microseconds(&mut self, v: &Value, key: &str) -> Option<String> {
-        let t = self.text(v, key)?;
-        if t.parse::<i64>().is_ok() {
-            return Some(t);
-        }
-        match crate::request::duration::parse_nanos(&t) {
-            Some(n) => Some((n / 1000).to_string()),
-            None => {
-                self.problem(key, format!("invalid duration {t:?}"));
-                None
-            }
-        }
-    }
-
     fn ports(&mut self, v: &Value) {
         let Value::Sequence(items) = v else {
             return self.problem("ports", "ports is a list");
@@ -426,201 +410,6 @@ impl Translation<'_> {
                 },
             };
             self.flag("publish", &spec, &key);
-        }
-    }
-
-    fn environment(&mut self, v: &Value) {
-        for (k, val) in as_mapping(v.clone(), "environment") {
-            let name = scalar_text(&k);
-            let value = match val {
-                Value::Null => None,
-                Value::Mapping(_) | Value::Sequence(_) => {
-                    self.problem(&format!("environment.{name}"), "a variable's value is a single value");
-                    continue;
-                }
-                other => Some(scalar_text(&other)),
-            };
-            self.env.retain(|(n, _)| *n != name);
-            self.env.push((name, value));
-        }
-    }
-
-    fn env_file(&mut self, v: &Value) {
-        let items = match v {
-            Value::Sequence(s) => s.clone(),
-            other => vec![other.clone()],
-        };
-        for (i, item) in items.iter().enumerate() {
-            let key = if matches!(v, Value::Sequence(_)) { format!("env_file[{i}]") } else { "env_file".into() };
-            let (path, required) = match item {
-                Value::Mapping(m) => {
-                    let required = match m.get("required") {
-                        Some(r) => self.boolean(r, &format!("{key}.required")).unwrap_or(true),
-                        None => true,
-                    };
-                    (m.get("path").map(scalar_text), required)
-                }
-                other => (self.text(other, &key), true),
-            };
-            let Some(path) = path else { continue };
-            let path = Path::new(&path);
-            if !path.exists() {
-                if required {
-                    self.problem(&key, format!("{} does not exist", path.display()));
-                }
-                continue;
-            }
-            match file::dotenv(path) {
-                Ok(vars) => {
-                    for (name, value) in vars {
-                        self.env.retain(|(n, _)| *n != name);
-                        self.env.push((name, Some(value)));
-                    }
-                }
-                Err(p) => self.problem(&key, p.why),
-            }
-        }
-    }
-
-    fn devices(&mut self, v: &Value) {
-        let Value::Sequence(items) = v else {
-            return self.problem("devices", "devices is a list");
-        };
-        for (i, item) in items.iter().enumerate() {
-            let key = format!("devices[{i}]");
-            let spec = match item {
-                Value::Mapping(m) => ["source", "target", "permissions"]
-                    .iter()
-                    .filter_map(|k| m.get(*k).map(scalar_text))
-                    .collect::<Vec<_>>()
-                    .join(":"),
-                other => self.text(other, &key).unwrap_or_default(),
-            };
-            self.flag("device", &spec, &key);
-        }
-    }
-
-    fn ulimits(&mut self, v: &Value) {
-        let Value::Mapping(m) = v else {
-            return self.problem("ulimits", "ulimits maps a name to a number or {soft, hard}");
-        };
-        for (k, val) in m {
-            let name = scalar_text(k);
-            let key = format!("ulimits.{name}");
-            let spec = match val {
-                Value::Mapping(sh) => {
-                    let soft = sh.get("soft").map(scalar_text);
-                    let hard = sh.get("hard").map(scalar_text);
-                    match (soft, hard) {
-                        (Some(s), Some(h)) => format!("{name}={s}:{h}"),
-                        _ => {
-                            self.problem(&key, "a ulimit mapping needs soft and hard");
-                            continue;
-                        }
-                    }
-                }
-                other => format!("{name}={}", self.text(other, &key).unwrap_or_default()),
-            };
-            self.flag("ulimit", &spec, &key);
-        }
-    }
-
-    fn healthcheck(&mut self, v: &Value) {
-        let Value::Mapping(m) = v else {
-            return self.problem("healthcheck", "healthcheck is a mapping");
-        };
-        for (k, val) in m {
-            let name = scalar_text(k);
-            let key = format!("healthcheck.{name}");
-            match name.as_str() {
-                "test" => match val {
-                    Value::String(s) => self.flag("health-cmd", s, &key),
-                    Value::Sequence(_) => {
-                        let words = self.list(val, &key);
-                        match words.split_first() {
-                            Some((kind, rest)) if kind == "NONE" && rest.is_empty() => {
-                                self.flag("no-healthcheck", "true", &key)
-                            }
-                            Some((kind, [line])) if kind == "CMD-SHELL" => self.flag("health-cmd", line, &key),
-                            Some((kind, args)) if kind == "CMD" && !args.is_empty() => {
-                                // Kept in exec form for the file; the request holds it as a shell line.
-                                self.flag("health-cmd", &shell_words::join(args), &key);
-                                self.svc.health_exec = Some(args.to_vec());
-                            }
-                            _ => self
-                                .problem(&key, "test is [\"CMD\", ...], [\"CMD-SHELL\", line], [\"NONE\"] or a line"),
-                        }
-                    }
-                    other => self.problem(&key, format!("test is a list or a string, not {}", shown(other))),
-                },
-                "disable" => {
-                    if self.boolean(val, &key) == Some(true) {
-                        self.flag("no-healthcheck", "true", &key);
-                    }
-                }
-                "interval" | "timeout" | "start_period" | "start_interval" | "retries" => {
-                    let long = match name.as_str() {
-                        "interval" => "health-interval",
-                        "timeout" => "health-timeout",
-                        "start_period" => "health-start-period",
-                        "start_interval" => "health-start-interval",
-                        _ => "health-retries",
-                    };
-                    if let Some(t) = self.text(val, &key) {
-                        self.flag(long, &t, &key);
-                    }
-                }
-                _ => self.problem(&key, "not a healthcheck key hardrun knows"),
-            }
-        }
-    }
-
-    fn logging(&mut self, v: &Value) {
-        let Value::Mapping(m) = v else {
-            return self.problem("logging", "logging is a mapping with driver and options");
-        };
-        for (k, val) in m {
-            match k.as_str() {
-                Some("driver") => {
-                    if let Some(t) = self.text(val, "logging.driver") {
-                        self.flag("log-driver", &t, "logging.driver");
-                    }
-                }
-                Some("options") => self.map_flag("log-opt", val, "logging.options", '='),
-                _ => self.problem(&format!("logging.{}", scalar_text(k)), "not a logging key hardrun knows"),
-            }
-        }
-    }
-
-    fn blkio(&mut self, v: &Value) {
-        let Value::Mapping(m) = v else {
-            return self.problem("blkio_config", "blkio_config is a mapping");
-        };
-        for (k, val) in m {
-            let name = scalar_text(k);
-            let key = format!("blkio_config.{name}");
-            let (long, field) = match name.as_str() {
-                "weight" => {
-                    if let Some(t) = self.text(val, &key) {
-                        self.flag("blkio-weight", &t, &key);
-                    }
-                    continue;
-                }
-                "weight_device" => ("blkio-weight-device", "weight"),
-                "device_read_bps" => ("device-read-bps", "rate"),
-                "device_write_bps" => ("device-write-bps", "rate"),
-                "device_read_iops" => ("device-read-iops", "rate"),
-                "device_write_iops" => ("device-write-iops", "rate"),
-                _ => {
-                    self.problem(&key, "not a blkio_config key hardrun knows");
-                    continue;
-                }
-            };
-            for (i, item) in val.as_sequence().into_iter().flatten().enumerate() {
-                let path = item.get("path").map(scalar_text).unwrap_or_default();
-                let amount = item.get(field).map(scalar_text).unwrap_or_default();
-                self.flag(long, &format!("{path}:{amount}"), &format!("{key}[{i}]"));
-            }
         }
     }
 
@@ -669,51 +458,6 @@ impl Translation<'_> {
             return self.problem("build", "build is a path or a mapping");
         }
         self.svc.kept.insert("build".into(), v.clone());
-    }
-
-    /// `deploy`: resource limits become the same controls as mem_limit, cpus and
-    /// pids_limit; what only a swarm reads is kept as written; device reservations
-    /// (GPUs) are devices.
-    fn deploy(&mut self, v: &Value) {
-        let Value::Mapping(m) = v else {
-            return self.problem("deploy", "deploy is a mapping");
-        };
-        let mut kept = m.clone();
-        if let Some(Value::Mapping(res)) = kept.remove("resources") {
-            for (k, val) in &res {
-                let section = scalar_text(k);
-                let Value::Mapping(items) = val else { continue };
-                for (ik, iv) in items {
-                    let item = scalar_text(ik);
-                    let key = format!("deploy.resources.{section}.{item}");
-                    let long = match (section.as_str(), item.as_str()) {
-                        ("limits", "memory") => "memory",
-                        ("limits", "cpus") => "cpus",
-                        ("limits", "pids") => "pids-limit",
-                        ("reservations", "memory") => "memory-reservation",
-                        ("reservations", "cpus") => continue,
-                        ("reservations", "devices") | ("reservations", "generic_resources") => {
-                            self.flag("gpus", "all", &key);
-                            continue;
-                        }
-                        _ => {
-                            self.problem(&key, "not a resource key hardrun knows");
-                            continue;
-                        }
-                    };
-                    if self.svc.origins.iter().any(|o| o.flag == long) {
-                        self.problem(&key, format!("set twice (also by the service's own key for --{long})"));
-                        continue;
-                    }
-                    if let Some(t) = self.text(iv, &key) {
-                        self.flag(long, &t, &key);
-                    }
-                }
-            }
-        }
-        if !kept.is_empty() {
-            self.svc.kept.insert("deploy".into(), Value::Mapping(kept));
-        }
     }
 
     fn hardrun(&mut self, v: &Value) {
@@ -766,7 +510,7 @@ impl Translation<'_> {
 }
 
 /// How a value is shown in a problem.
-fn shown(v: &Value) -> String {
+pub(super) fn shown(v: &Value) -> String {
     match v {
         Value::Mapping(_) => "a mapping".into(),
         Value::Sequence(_) => "a list".into(),
