@@ -49,8 +49,10 @@ impl fmt::Display for Problem {
 }
 
 impl From<Problem> for Refusal {
+    /// Keys and values come from a file hardrun did not write: escaped and bounded.
     fn from(p: Problem) -> Refusal {
-        Refusal::never(p.key, p.why, p.fix)
+        let clean = |t: &str| crate::sanitize::line(t, crate::sanitize::LINE_MAX);
+        Refusal::never(clean(&p.key), clean(&p.why), p.fix)
     }
 }
 

@@ -361,11 +361,12 @@ impl Translation<'_> {
                 None
             }
             other => {
-                self.problem(
-                    other,
-                    "hardrun does not know this Compose key and refuses what it cannot judge; remove it \
-                     (docs/compose.md lists the keys hardrun reads)",
-                );
+                let path = self.path(other);
+                self.problems.push(Problem::with_fix(
+                    &path,
+                    "hardrun does not know this Compose key and refuses what it cannot judge",
+                    "remove it, or say it with the keys docs/compose.md lists",
+                ));
                 None
             }
         };
@@ -545,7 +546,9 @@ pub fn relabel(svc: &Service, r: Refusal) -> Refusal {
         None if first == "user.default" => format!("services.{}.user (not set)", svc.name),
         None => format!("services.{}", svc.name),
     };
-    Refusal { asked: format!("{key} ({asked})"), ..r }
+    // The values in it come from the Compose file: escaped and bounded.
+    let clean = |t: &str| crate::sanitize::line(t, crate::sanitize::LINE_MAX);
+    Refusal { asked: clean(&format!("{key} ({asked})")), why: clean(&r.why), ..r }
 }
 
 #[cfg(test)]
