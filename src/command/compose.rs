@@ -203,11 +203,12 @@ fn hardened_file(project: &Project, hardened: &[(Service, Plan)], dialect: Diale
             eprintln!("hardrun: note: {g}");
         }
     }
-    let mut text = format!(
-        "# Hardened by hardrun from {} (project {}). Regenerate it rather than edit it.\n",
+    // File names are the user's: written as comment text, so none can end the comment.
+    let mut text = crate::yaml::comments(&format!(
+        "Hardened by hardrun from {} (project {}). Regenerate it rather than edit it.",
         project.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
         project.name
-    );
+    ));
     for g in &gaps {
         text += &crate::yaml::comments(&format!("not carried over: {g}"));
     }

@@ -32,7 +32,7 @@ pub fn compose(project: &Project, hardened: &[(Service, Plan)], args: &KubeArgs,
     let workloads: Vec<Workload> = hardened
         .iter()
         .map(|(svc, plan)| {
-            let networks = svc
+            let mut networks: Vec<Net> = svc
                 .networks
                 .iter()
                 .map(|key| {
@@ -41,6 +41,11 @@ pub fn compose(project: &Project, hardened: &[(Service, Plan)], args: &KubeArgs,
                     Net { key: key.clone(), internal }
                 })
                 .collect();
+            // network_mode: a mode other than none is a network the pod reaches out from.
+            let mode = plan.create.host_config.as_ref().and_then(|h| h.network_mode.as_deref());
+            if svc.networks.is_empty() && mode != Some("none") {
+                networks.push(Net { key: mode.unwrap_or("bridge").to_string(), internal: false });
+            }
             Workload {
                 name: svc.name.clone(),
                 origin: format!("services.{}", svc.name),
