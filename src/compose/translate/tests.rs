@@ -150,3 +150,70 @@ fn booleans_in_any_spelling_a_compose_reads() {
     let s = ok("services:\n  w:\n    image: app:1\n    read_only: 'off'\n");
     assert_eq!(s.req.read_only, Some(false));
 }
+
+#[test]
+fn a_service_is_the_request_its_docker_run_line_is() {
+    let mut from_compose =
+        ok("services:\n  web:\n    image: app:1.2\n    user: '1000:1000'\n    read_only: true\n    \
+         cap_add: [NET_BIND_SERVICE]\n    cap_drop: [ALL]\n    security_opt: ['no-new-privileges:true']\n    \
+         mem_limit: 256m\n    memswap_limit: 256m\n    cpus: 0.5\n    pids_limit: 100\n    \
+         ulimits: {nofile: {soft: 1024, hard: 2048}}\n    tmpfs: ['/run:size=16m']\n    \
+         volumes: ['/home/dev/project/data:/data:ro']\n    ports: ['127.0.0.1:8080:80/tcp']\n    \
+         environment: [A=1]\n    labels: {a: b}\n    restart: on-failure:3\n    \
+         healthcheck: {test: curl -f localhost, interval: 30s, retries: 3}\n    working_dir: /srv\n    \
+         hostname: web\n    command: [serve, --port, '80']\n")
+        .req;
+    let mut from_flags = crate::run_args::parse_for_test(&[
+        "--user",
+        "1000:1000",
+        "--read-only",
+        "--cap-add",
+        "NET_BIND_SERVICE",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges:true",
+        "--memory",
+        "256m",
+        "--memory-swap",
+        "256m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "100",
+        "--ulimit",
+        "nofile=1024:2048",
+        "--tmpfs",
+        "/run:size=16m",
+        "-v",
+        "/home/dev/project/data:/data:ro",
+        "-p",
+        "127.0.0.1:8080:80/tcp",
+        "-e",
+        "A=1",
+        "--label",
+        "a=b",
+        "--restart",
+        "on-failure:3",
+        "--health-cmd",
+        "curl -f localhost",
+        "--health-interval",
+        "30s",
+        "--health-retries",
+        "3",
+        "--workdir",
+        "/srv",
+        "--hostname",
+        "web",
+        "app:1.2",
+        "serve",
+        "--port",
+        "80",
+    ])
+    .unwrap();
+    // The one difference: Compose puts the service on its project's network.
+    assert_eq!(from_compose.networks[0].name, "proj_default");
+    from_compose.networks.clear();
+    from_flags.networks.clear();
+    assert_eq!(from_compose, from_flags);
+}
