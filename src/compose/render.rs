@@ -198,7 +198,7 @@ fn service(
     o.opt("sysctls", hc.sysctls.as_ref().map(sorted_map));
     o.opt("storage_opt", hc.storage_opt.as_ref().map(sorted_map));
 
-    storage(&mut o, svc, plan, hc);
+    storage(&mut o, plan, hc);
     network(&mut o, project, svc, plan, hc);
 
     o.opt(
@@ -300,8 +300,9 @@ fn blkio(o: &mut Out, hc: &HostConfig) {
 }
 
 /// tmpfs mounts owned by the service's user (Compose's long syntax cannot say so), binds
-/// by their resolved paths, named and anonymous volumes, and `--mount` ones.
-fn storage(o: &mut Out, svc: &Service, plan: &Plan, hc: &HostConfig) {
+/// by their resolved paths, named and anonymous volumes, and `--mount` ones
+/// (`volumes_from` is written as the service wrote it).
+fn storage(o: &mut Out, plan: &Plan, hc: &HostConfig) {
     let user = plan.create.user.as_deref().and_then(|u| UserSpec::parse(u).ok());
     if let Some(tmpfs) = hc.tmpfs.as_ref().filter(|t| !t.is_empty()) {
         let mut items: Vec<String> = tmpfs.iter().map(|(path, opts)| tmpfs_entry(path, opts, user.as_ref())).collect();
@@ -313,10 +314,6 @@ fn storage(o: &mut Out, svc: &Service, plan: &Plan, hc: &HostConfig) {
     volumes.extend(hc.mounts.iter().flatten().map(long_mount));
     if !volumes.is_empty() {
         o.put("volumes", Value::Sequence(volumes));
-    }
-    if let Some(from) = hc.volumes_from.as_ref().filter(|v| !v.is_empty()) {
-        let _ = svc;
-        o.list("volumes_from", Some(from));
     }
 }
 

@@ -420,6 +420,8 @@ impl Translation<'_> {
             let spec = item.strip_prefix("service:").or_else(|| item.strip_prefix("container:")).unwrap_or(&item);
             self.flag("volumes-from", spec, &format!("volumes_from[{i}]"));
         }
+        // Judged as the containers it names; written back in Compose's own spelling.
+        self.svc.kept.insert("volumes_from".into(), v.clone());
     }
 
     /// `build`: kept for Compose to build with, but a build runs outside hardrun's policy,
