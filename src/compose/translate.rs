@@ -90,9 +90,18 @@ pub fn service(p: &Project, name: &str, def: &Mapping, lookup: Lookup) -> Result
     if let Some(v) = def.get("env_file") {
         t.env_file(v);
     }
+    if def.contains_key("network_mode") && def.contains_key("networks") {
+        t.problem("network_mode", "network_mode and networks cannot be used together (Compose refuses it too)");
+    }
     for (k, v) in def {
         let key = k.as_str().unwrap_or_default();
-        t.key(key, v);
+        // deploy last: its resource limits must not silently repeat the service's own keys.
+        if key != "deploy" {
+            t.key(key, v);
+        }
+    }
+    if let Some(v) = def.get("deploy") {
+        t.key("deploy", v);
     }
     t.finish(def);
     if t.problems.is_empty() { Ok(t.svc) } else { Err(t.problems) }

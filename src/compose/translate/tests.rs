@@ -217,3 +217,20 @@ fn a_service_is_the_request_its_docker_run_line_is() {
     from_flags.networks.clear();
     assert_eq!(from_compose, from_flags);
 }
+
+#[test]
+fn deploy_limits_are_limits_and_may_not_repeat_the_services_own() {
+    let s = ok(
+        "services:\n  w:\n    image: app:1\n    deploy: {replicas: 2, resources: {limits: {memory: 128m, pids: 50}}}\n",
+    );
+    assert_eq!((s.req.memory, s.req.pids_limit), (Some(128 << 20), Some(50)));
+    assert_eq!(s.kept["deploy"]["replicas"], Value::from(2));
+    assert!(s.kept["deploy"].get("resources").is_none());
+    let p = problems(
+        "services:\n  w:\n    deploy: {resources: {limits: {memory: 1g}}}\n    image: app:1\n    mem_limit: 128m\n",
+    );
+    assert!(p.iter().any(|p| p.starts_with("services.w.deploy.resources.limits.memory: set twice")), "{p:?}");
+    let p =
+        problems("services:\n  w:\n    image: app:1\n    network_mode: none\n    networks: [x]\nnetworks: {x: {}}\n");
+    assert!(p[0].starts_with("services.w.network_mode: network_mode and networks"), "{p:?}");
+}
