@@ -451,7 +451,7 @@ fn compose_project(dir: &Path) {
         dir.join("compose.yaml"),
         "services:\n  web:\n    image: app:1.2\n    ports: ['8080:8080']\n    depends_on: [db]\n  \
          db:\n    image: db:15.4\n    expose: ['5432']\n    volumes: [pg:/var/lib/pg]\n    networks: [back]\n    \
-         tmpfs: [/run]\n  worker:\n    image: app:1.2\n    networks: [default, back]\n    \
+         tmpfs: [/run]\n  worker:\n    image: app:1.2\n    scale: 3\n    networks: [default, back]\n    \
          healthcheck: {test: [CMD, /bin/check, --quick], interval: 5s, retries: 2}\n\
          networks:\n  back: {internal: true}\nvolumes:\n  pg: {}\n",
     )
@@ -470,6 +470,7 @@ fn a_compose_project_exports_with_policies_between_its_services() {
     kind(&docs, "Service", "db");
     kind(&docs, "PersistentVolumeClaim", "pg");
     assert!(stderr.contains("services.worker has no ports"), "{stderr}");
+    assert_eq!(kind(&docs, "Deployment", "worker")["spec"]["replicas"], 3);
     let worker = container(kind(&docs, "Deployment", "worker"));
     assert_eq!(worker["readinessProbe"]["exec"]["command"], serde_json::json!(["/bin/check", "--quick"]));
     // db is only on the internal network: its peers there, DNS, and nothing outside.

@@ -23,7 +23,7 @@ pub fn kube_run(cmd: &KubeRunCommand, global: &Global, quiet: bool) -> Result<i3
     let name = req.name.clone().unwrap_or_else(|| plan.image.path.rsplit('/').next().unwrap_or("app").to_string());
     let none = plan.create.host_config.as_ref().and_then(|h| h.network_mode.as_deref()) == Some("none");
     let networks = if none { Vec::new() } else { vec![Net { key: "default".into(), internal: false }] };
-    let workload = Workload { name, origin: String::new(), plan: &plan, health_exec: None, networks };
+    let workload = Workload { name, origin: String::new(), plan: &plan, health_exec: None, networks, replicas: None };
     write(&[workload], &cmd.kube, None, quiet)
 }
 
@@ -52,6 +52,13 @@ pub fn compose(project: &Project, hardened: &[(Service, Plan)], args: &KubeArgs,
                 plan,
                 health_exec: svc.health_exec.as_deref(),
                 networks,
+                replicas: svc
+                    .kept
+                    .get("deploy")
+                    .and_then(|d| d.get("replicas"))
+                    .or(svc.kept.get("scale"))
+                    .and_then(|r| r.as_i64())
+                    .and_then(|r| i32::try_from(r).ok()),
             }
         })
         .collect();

@@ -43,6 +43,8 @@ pub struct Workload<'a> {
     pub health_exec: Option<&'a [String]>,
     /// The networks it is on; empty with no network at all.
     pub networks: Vec<Net>,
+    /// Compose's `deploy.replicas` or `scale`.
+    pub replicas: Option<i32>,
 }
 
 impl Workload<'_> {
@@ -164,7 +166,7 @@ pub fn export(workloads: &[Workload], opts: &Options) -> Result<Manifests, Vec<R
             KubeKind::Deployment => to_value(&Deployment {
                 metadata: meta(&name, namespace, labels.clone()),
                 spec: Some(DeploymentSpec {
-                    replicas: Some(1),
+                    replicas: Some(w.replicas.unwrap_or(1)),
                     selector: LabelSelector { match_labels: Some(selector(&name, opts.project)), ..Default::default() },
                     template: PodTemplateSpec { metadata: Some(template_meta), spec: Some(built.spec) },
                     ..Default::default()
