@@ -203,7 +203,8 @@ fn refusals_name_each_service_and_key_and_create_nothing() {
     let file = format!(
         "services:\n  db:\n    image: {img}\n    privileged: true\n  web:\n    image: {img}\n    network_mode: host\n  \
          ci:\n    image: {img}\n    volumes: [/var/run/docker.sock:/var/run/docker.sock]\n  app:\n    image: {img}\n    \
-         user: root\n  ok:\n    image: {img}\n",
+         user: root\n  joins:\n    image: {img}\n    networks: [outside]\n  ok:\n    image: {img}\n\
+         networks:\n  outside: {{external: true, name: host}}\n",
         img = d.image
     );
     let p = Project::new(&scope, "bad", &file);
@@ -213,6 +214,8 @@ fn refusals_name_each_service_and_key_and_create_nothing() {
         "refused services.web.network_mode (--network host)",
         "refused services.ci.volumes[0] (-v /var/run/docker.sock:/var/run/docker.sock)",
         "refused services.app.user (--user root)",
+        // A network merely declared in the file is judged as the daemon's: this one is the host's.
+        "refused services.joins.networks.outside (--network host)",
     ] {
         out = out.stderr_has(key);
     }

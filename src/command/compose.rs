@@ -16,7 +16,7 @@ use crate::compose::{self, Project, Service, file};
 use crate::engine::endpoint;
 use crate::engine::lifecycle::Signals;
 use crate::plan::Plan;
-use crate::policy::{self, Host, Refusal, VolumeFacts};
+use crate::policy::{self, Host, NetworkFacts, Refusal, VolumeFacts};
 use crate::profile::{Loader, Profile};
 
 mod tool;
@@ -118,6 +118,9 @@ impl Profiles {
 /// The facts every service is judged with; `image` per service when the daemon was asked.
 struct Facts {
     volumes: BTreeMap<String, VolumeFacts>,
+    /// The project's networks by daemon name: as the daemon has them, or (not created
+    /// yet) as Compose will create them.
+    networks: BTreeMap<String, NetworkFacts>,
     docker_host: Option<String>,
     apparmor: Option<bool>,
     apparmor_unloaded: Vec<String>,
@@ -141,6 +144,7 @@ impl Facts {
         host.userns_remapped = self.userns_remapped;
         host.daemon_asked = self.daemon_asked;
         host.image = self.images.get(&svc.name).cloned();
+        host.networks.extend(self.networks.iter().map(|(k, v)| (k.clone(), v.clone())));
         host
     }
 }
@@ -164,6 +168,7 @@ pub fn harden_static(cmd: &ComposeCommand, global: &Global, quiet: bool) -> Resu
     let profiles = Profiles::load(global, &services, &project.dir, quiet)?;
     let facts = Facts {
         volumes: compose::storage::declared(&project).0,
+        networks: BTreeMap::new(),
         docker_host: env("DOCKER_HOST"),
         apparmor: None,
         apparmor_unloaded: Vec::new(),

@@ -199,7 +199,7 @@ fn service(
     o.opt("storage_opt", hc.storage_opt.as_ref().map(sorted_map));
 
     storage(&mut o, plan, hc);
-    network(&mut o, project, svc, plan, hc);
+    network(&mut o, project, svc, hc);
 
     o.opt(
         "restart",
@@ -369,54 +369,39 @@ fn long_mount(m: &Mount) -> Value {
     Value::Mapping(v)
 }
 
-/// The Compose networks by key (Compose names them for the project), with the endpoint
-/// settings the plan carries; or the mode. Ports as `[IP:]HOST:CONTAINER/PROTO`.
-fn network(o: &mut Out, project: &Project, svc: &Service, plan: &Plan, hc: &HostConfig) {
+/// The Compose networks by key (Compose names them for the project, and the plan may
+/// hold a network by the ID the daemon resolved it to), with the endpoint settings the
+/// service asked for; or the mode. Ports as `[IP:]HOST:CONTAINER/PROTO`.
+fn network(o: &mut Out, project: &Project, svc: &Service, hc: &HostConfig) {
     if svc.networks.is_empty() {
         o.opt("network_mode", hc.network_mode.clone());
     } else {
-        let endpoints = plan.create.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref());
         let mut nets = Mapping::new();
         for key in &svc.networks {
             let real = project.network_name(key);
             let mut m = Mapping::new();
-            if let Some(ep) = endpoints.and_then(|e| e.get(&real)) {
-                if let Some(a) = ep.aliases.as_ref().filter(|a| !a.is_empty()) {
-                    m.insert("aliases".into(), strings(a));
+            if let Some(a) = svc.req.networks.iter().find(|a| a.name == real) {
+                if !a.aliases.is_empty() {
+                    m.insert("aliases".into(), strings(&a.aliases));
                 }
-                if let Some(ipam) = &ep.ipam_config {
-                    if let Some(ip) = &ipam.ipv4_address {
-                        m.insert("ipv4_address".into(), ip.clone().into());
+                for (k, v) in [("ipv4_address", &a.ipv4), ("ipv6_address", &a.ipv6)] {
+                    if let Some(ip) = v {
+                        m.insert(k.into(), ip.clone().into());
                     }
-                    if let Some(ip) = &ipam.ipv6_address {
-                        m.insert("ipv6_address".into(), ip.clone().into());
-                    }
-                    if let Some(l) = ipam.link_local_ips.as_ref().filter(|l| !l.is_empty()) {
-                        m.insert("link_local_ips".into(), strings(l));
-                    }
+                }
+                if !a.link_local_ips.is_empty() {
+                    m.insert("link_local_ips".into(), strings(&a.link_local_ips));
                 }
             }
             nets.insert(key.clone().into(), if m.is_empty() { Value::Null } else { Value::Mapping(m) });
         }
         o.put("networks", Value::Mapping(nets));
     }
-    let mut ports: Vec<String> = Vec::new();
-    for (container, bindings) in hc.port_bindings.iter().flatten() {
-        for b in bindings.iter().flatten() {
-            let host = b.host_port.clone().unwrap_or_default();
-            let ip = b.host_ip.clone().unwrap_or_default();
-            let ip = if ip.contains(':') { format!("[{ip}]") } else { ip };
-            let (port, proto) = container.split_once('/').unwrap_or((container, "tcp"));
-            ports.push(match (ip.is_empty(), host.is_empty()) {
-                (true, true) => format!("{port}/{proto}"),
-                (true, false) => format!("{host}:{port}/{proto}"),
-                (false, _) => format!("{ip}:{host}:{port}/{proto}"),
-            });
-        }
-    }
-    ports.sort();
+    // As the request has them (ranges stay ranges); the plan binds exactly these.
+    let ports: Vec<String> = svc.req.publish.iter().map(|p| p.to_string()).collect();
     o.list("ports", Some(&ports));
-    o.list("expose", Some(&svc.req.expose));
+    let expose: Vec<String> = svc.req.expose.iter().map(|e| format!("{}/{}", e.ports, e.proto)).collect();
+    o.list("expose", Some(&expose));
     o.list("dns", hc.dns.as_ref());
     o.list("dns_opt", hc.dns_options.as_ref());
     o.list("dns_search", hc.dns_search.as_ref());

@@ -65,6 +65,7 @@ impl Up<'_> {
         let endpoint = endpoint::resolve(self.global, &env)?;
         let mut facts = Facts {
             volumes: compose::storage::declared(&project).0,
+            networks: BTreeMap::new(),
             docker_host: Some(endpoint.host.clone()),
             apparmor: None,
             apparmor_unloaded: Vec::new(),
@@ -205,6 +206,22 @@ impl Up<'_> {
                     facts.apparmor_unloaded.push(name);
                 }
             }
+        }
+        // The project's networks: as the daemon has them; one not created yet is what
+        // Compose will create from its definition (a bridge: `net` refuses other drivers).
+        let nets: std::collections::BTreeSet<&String> = services.iter().flat_map(|s| &s.networks).collect();
+        for key in nets {
+            let real = project.network_name(key);
+            let def = project.networks.get(key.as_str()).and_then(|d| d.as_mapping()).cloned().unwrap_or_default();
+            let found = match engine.find_network(&real).await? {
+                Some(n) => n,
+                None if project.is_external(&def) => continue,
+                None => {
+                    let driver = def.get("driver").and_then(|d| d.as_str()).unwrap_or("bridge").to_string();
+                    crate::policy::NetworkFacts { id: real.clone(), name: real.clone(), driver }
+                }
+            };
+            facts.networks.insert(real, found);
         }
         let keys: Vec<String> = services.iter().flat_map(|s| s.volumes.iter().cloned()).collect();
         for key in keys {

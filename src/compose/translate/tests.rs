@@ -62,7 +62,7 @@ fn keys_fill_the_fields_their_flags_fill() {
     assert_eq!(r.stop_timeout, Some(90));
     assert_eq!(r.env, ["A=1", "FROM_ENV=yes"]);
     assert_eq!(r.command, ["echo", "a b"]);
-    assert_eq!(r.publish[0].host_port, "8080");
+    assert_eq!(r.publish[0].to_string(), "127.0.0.1:8080:80/tcp");
     assert_eq!(r.networks[0].name, "proj_default");
     assert_eq!(s.networks, ["default"]);
 }
