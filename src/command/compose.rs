@@ -21,6 +21,7 @@ use crate::profile::{Loader, Profile};
 
 mod tool;
 mod up;
+mod verify;
 
 use tool::{Tool, state_file, write_state};
 use up::Up;

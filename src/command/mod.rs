@@ -7,6 +7,7 @@ pub mod image;
 pub mod plan;
 pub mod profile;
 pub mod run;
+pub mod verified;
 
 use std::path::PathBuf;
 

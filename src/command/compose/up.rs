@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result, anyhow};
 
 use super::tool::{Run, Tool, write_state};
+use super::verify::Outcome;
 use super::{Facts, Profiles, harden, hardened_file, load};
 use crate::cli::{ComposeCommand, Global};
 use crate::command::env;
@@ -279,14 +280,17 @@ impl Up<'_> {
             }
             let Some((_, plan)) = hardened.iter().find(|(s, _)| s.name == c.service) else { continue };
             checks.seen.push(c.id.clone());
-            let check = crate::command::run::Verification { plan, apparmor_on_host, verbose };
-            match check.verify(engine, &c.id).await {
-                Ok(line) if line.starts_with("nothing to read") => {
-                    checks.unchecked.push(format!("{} ({}): it exited before it could be read", c.service, c.name))
+            match super::verify::container(engine, &c.id, &plan.expect, apparmor_on_host).await? {
+                Outcome::Verified(line) => {
+                    if verbose {
+                        eprintln!("hardrun: verified {} ({}): {line}", c.service, c.name);
+                    }
+                    checks.verified.push(c.service.clone());
                 }
-                Ok(_) => checks.verified.push(c.service.clone()),
-                Err(e) => {
-                    eprintln!("hardrun: {} ({}): {e}", c.service, c.name);
+                Outcome::Unchecked(why) => checks.unchecked.push(format!("{} ({}): {why}", c.service, c.name)),
+                Outcome::Differs(diffs) => {
+                    let diffs = crate::sanitize::line(&diffs.join("; "), 4000);
+                    eprintln!("hardrun: {} ({}): the hardening is not in effect: {diffs}", c.service, c.name);
                     failed.push(c.service.clone());
                 }
             }
