@@ -8,11 +8,13 @@ mod audit;
 mod capability;
 mod cli;
 mod command;
+mod compose;
 mod diagnosis;
 mod doctor;
 mod engine;
 mod host;
 mod image;
+mod kube;
 mod learn;
 mod plan;
 mod policy;
@@ -22,6 +24,7 @@ mod run_args;
 mod sanitize;
 mod seccomp;
 mod verify;
+mod yaml;
 
 use std::io::Write;
 
@@ -161,6 +164,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         }
         Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
         Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
+        Command::Compose(cmd) => block_on(command::compose::run(cmd, &cli.global, cli.quiet, verbosity(cli))),
+        Command::Export(cli::ExportRunCommand::Kube(cmd)) => command::export::kube_run(cmd, &cli.global, cli.quiet),
         Command::Learn(cmd) => block_on(command::learn::run(cmd, &cli.global, cli.quiet)),
     }
 }

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod network;
 mod observe;
+pub mod project;
 pub mod pull;
 pub mod raw;
 pub mod terminal;
