@@ -102,12 +102,35 @@ pub enum Command {
     /// Turn a `hardrun run` command line into manifests for another orchestrator
     #[command(subcommand)]
     Export(ExportRunCommand),
+    /// Run an image under observation and print a profile for what it needed (extends
+    /// --profile); with --check, run it under a profile and say whether it works
+    #[command(args_override_self = true)]
+    Learn(LearnCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LearnCommand {
+    /// A command run on this machine until it succeeds, to drive the service while it is
+    /// observed (e.g. 'curl -fsS http://127.0.0.1:8080/')
+    #[arg(long, value_name = "CMD", help_heading = "hardrun")]
+    pub probe: Option<String>,
+    /// How long the service runs (and the probe is retried)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_window, help_heading = "hardrun")]
+    pub duration: std::time::Duration,
+    /// Run the image hardened under this profile file instead, and say whether it works
+    /// (exit 0) or not (exit 1, with a diagnosis)
+    #[arg(long, value_name = "PROFILE", help_heading = "hardrun")]
+    pub check: Option<PathBuf>,
+    #[command(flatten)]
+    pub docker: RunFlags,
 }
 
 #[derive(Debug, Args)]
 pub struct RunCommand {
     #[command(flatten)]
     pub verify: VerifyArgs,
+    #[command(flatten)]
+    pub watch: WatchArgs,
     #[command(flatten)]
     pub docker: RunFlags,
 }
@@ -126,6 +149,22 @@ pub struct VerifyArgs {
     /// Have hardrun-init check in the kernel that the hardening is in force before the command runs (the default)
     #[arg(long = "verify", overrides_with = "no_verify", help_heading = "hardrun")]
     pub verify: bool,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct WatchArgs {
+    /// Watch the container this long after start (in -d and in the foreground); if it
+    /// exits or restarts meanwhile, report its exit code, last output and a diagnosis
+    /// (0 turns it off)
+    #[arg(long = "watch", value_name = "DURATION", default_value = "2s", value_parser = parse_window, help_heading = "hardrun")]
+    pub window: std::time::Duration,
+}
+
+fn parse_window(s: &str) -> Result<std::time::Duration, String> {
+    match crate::request::duration::parse_nanos(s) {
+        Some(n) if n >= 0 => Ok(std::time::Duration::from_nanos(n as u64)),
+        _ => Err(format!("--watch {s:?}: expected a duration such as 2s, 500ms or 0")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -147,6 +186,10 @@ pub struct PlanCommand {
     /// Print the image reference pinned to its digest (asks the daemon), and nothing else
     #[arg(long, help_heading = "hardrun")]
     pub pin: bool,
+    /// Decide from the flags and the profile alone, without asking the daemon (the
+    /// image's user, its folders, volumes and networks are then not checked)
+    #[arg(long, help_heading = "hardrun")]
+    pub offline: bool,
     #[command(flatten)]
     pub docker: RunFlags,
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::policy::Host;
+use crate::policy::{Host, Owner, PathState};
 use crate::profile::Profile;
 use crate::request::{MountKind, SeccompChoice, SecurityOpt, VolumeSource, mount};
 
@@ -31,6 +31,33 @@ pub fn real_path(path: &Path) -> PathBuf {
             _ => return mount::clean(path),
         }
     }
+}
+
+/// Who owns `path` (symlinks followed), `None` when it cannot be read.
+pub fn owner_of(path: &str) -> Option<Owner> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(Owner { uid: m.uid(), gid: m.gid(), mode: m.mode() & 0o7777 })
+}
+
+/// A bind source as it is now.
+fn path_state(path: &Path) -> Option<PathState> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let owner = Owner { uid: m.uid(), gid: m.gid(), mode: m.mode() & 0o7777 };
+            Some(if m.is_dir() { PathState::Dir(owner) } else { PathState::File(owner) })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(PathState::Missing),
+        Err(_) => None,
+    }
+}
+
+/// hardrun's effective uid, from /proc (no libc binding needed for one number).
+pub fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Where the Docker daemon's API socket usually is; binding one hands over the daemon.
@@ -113,6 +140,12 @@ pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, d
             read(p);
         }
     }
+    // Bind sources are this machine's paths only when the daemon runs here.
+    let local = docker_host.is_none_or(|h| h.starts_with("unix://"));
+    let bind_sources = match local {
+        true => real_paths.values().filter_map(|p| Some((p.clone(), path_state(p)?))).collect(),
+        false => BTreeMap::new(),
+    };
     Host {
         cwd,
         home,
@@ -122,6 +155,8 @@ pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, d
         groups: host_groups(Path::new("/etc/group")),
         apparmor: Some(crate::apparmor::host_enabled()),
         files,
+        bind_sources,
+        euid: effective_uid(),
         ..Host::default()
     }
 }

@@ -9,11 +9,13 @@ mod capability;
 mod cli;
 mod command;
 mod compose;
+mod diagnosis;
 mod doctor;
 mod engine;
 mod host;
 mod image;
 mod kube;
+mod learn;
 mod plan;
 mod policy;
 mod profile;
@@ -117,7 +119,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Plan(cmd) if cmd.pin => block_on(command::image::pin(cmd, &cli.global)),
         Command::Image(cli::ImageCommand::Check(cmd)) => block_on(command::image::check(cmd, &cli.global, cli.quiet)),
-        Command::Plan(cmd) => command::plan::run(cmd, &cli.global),
+        Command::Plan(cmd) => block_on(command::plan::run(cmd, &cli.global)),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
         Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", &|text| {
             let profile = seccomp::parse(text).map_err(|e| e.to_string())?;
@@ -147,6 +149,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
                 false,
             )?;
             inv.verify = !cmd.verify.no_verify;
+            inv.watch = cmd.watch.window;
             block_on(inv.execute())
         }
         Command::Create(cmd) => {
@@ -163,6 +166,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
         Command::Compose(cmd) => block_on(command::compose::run(cmd, &cli.global, cli.quiet, verbosity(cli))),
         Command::Export(cli::ExportRunCommand::Kube(cmd)) => command::export::kube_run(cmd, &cli.global, cli.quiet),
+        Command::Learn(cmd) => block_on(command::learn::run(cmd, &cli.global, cli.quiet)),
     }
 }
 

@@ -179,3 +179,13 @@ fn kernel_profiles_can_be_exported_and_checked() {
     hardrun(["apparmor", "export", "hardrun-default"]).run().success().stdout_has("profile hardrun-default");
     hardrun(["seccomp", "export", "nope"]).run().fails().stderr_has("hardrun-default");
 }
+
+#[test]
+fn the_minor_tag_rule_suggests_no_invented_version() {
+    hardrun(["--profile", "strict", "plan", "--offline", "rw-postgres:15"])
+        .run()
+        .fails()
+        .stderr_has("rw-postgres:15.MINOR")
+        .stderr_has("hardrun plan --pin rw-postgres:15")
+        .stderr_lacks("1.25");
+}

@@ -43,7 +43,6 @@ const INTENT: &[&str] = &[
     "/HostConfig/DnsSearch",
     "/HostConfig/ExtraHosts",
     "/HostConfig/Init",
-    "/HostConfig/Mounts",
     "/HostConfig/ShmSize",
     "/HostConfig/GroupAdd",
     "/HostConfig/CpuShares",
@@ -84,13 +83,73 @@ fn field(v: &Value, pointer: &str) -> Option<Value> {
 const WHEN_ASKED: &[(&str, &str)] = &[
     ("-h", "/Config/Hostname"),
     ("-u", "/Config/User"),
-    ("--tmpfs", "/HostConfig/Tmpfs"),
     ("--network", "/HostConfig/NetworkMode"),
     ("-m", "/HostConfig/Memory"),
     ("--cpus", "/HostConfig/NanoCpus"),
     ("--pids-limit", "/HostConfig/PidsLimit"),
     ("--ulimit", "/HostConfig/Ulimits"),
 ];
+
+/// `HostConfig.Mounts` without tmpfs mounts (compared by [`tmpfs_intent`]).
+fn mounts_but_tmpfs(v: &Value) -> Value {
+    match v.pointer("/HostConfig/Mounts") {
+        Some(Value::Array(m)) => {
+            let kept: Vec<Value> = m.iter().filter(|m| m["Type"] != "tmpfs").cloned().collect();
+            if kept.is_empty() { Value::Null } else { Value::Array(kept) }
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Every tmpfs mount, whichever form docker got it in (`Tmpfs` map or a tmpfs `Mount`):
+/// target → options sorted, sizes in bytes, without the owner (hardrun gives every
+/// tmpfs to the user the container runs as, so that it can write there).
+fn tmpfs_intent(v: &Value) -> std::collections::BTreeMap<String, Vec<String>> {
+    let bytes = |s: &str| -> String {
+        let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+        let n: u64 = n.parse().unwrap_or(0);
+        let shift = match unit.to_ascii_lowercase().as_str() {
+            "k" | "kb" => 10,
+            "m" | "mb" => 20,
+            "g" | "gb" => 30,
+            _ => 0,
+        };
+        (n << shift).to_string()
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (target, options) in v.pointer("/HostConfig/Tmpfs").and_then(Value::as_object).into_iter().flatten() {
+        let mut o: Vec<String> = options
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|o| !o.is_empty() && !o.starts_with("uid=") && !o.starts_with("gid="))
+            .map(|o| match o.strip_prefix("size=") {
+                Some(s) => format!("size={}", bytes(s)),
+                None => o.to_string(),
+            })
+            .collect();
+        o.sort();
+        out.insert(target.clone(), o);
+    }
+    for m in v.pointer("/HostConfig/Mounts").and_then(Value::as_array).into_iter().flatten() {
+        if m["Type"] != "tmpfs" {
+            continue;
+        }
+        let mut o = Vec::new();
+        if m["ReadOnly"] == true {
+            o.push("ro".to_string());
+        }
+        if let Some(s) = m.pointer("/TmpfsOptions/SizeBytes").and_then(Value::as_u64) {
+            o.push(format!("size={s}"));
+        }
+        if let Some(mode) = m.pointer("/TmpfsOptions/Mode").and_then(Value::as_u64) {
+            o.push(format!("mode={mode:o}"));
+        }
+        o.sort();
+        out.insert(m["Target"].as_str().unwrap_or_default().to_string(), o);
+    }
+    out
+}
 
 /// hardrun's inspect as docker's would read without hardrun-init in front: the init's
 /// path, expectations and `--` taken off the entrypoint (and so off Path and Args), and
@@ -159,6 +218,20 @@ fn compare(scope: &Scope, cwd: &Path, image: &str, flags: &[&str], cmd: &[&str])
                 ours.pointer(f),
                 theirs.pointer(f)
             ));
+        }
+    }
+    if mounts_but_tmpfs(&ours) != mounts_but_tmpfs(&theirs) {
+        diffs.push(format!(
+            "mounts for {flags:?}: hardrun {} docker {}",
+            mounts_but_tmpfs(&ours),
+            mounts_but_tmpfs(&theirs)
+        ));
+    }
+    // Each tmpfs asked for is there as asked (hardrun adds its own elsewhere).
+    let (mine, asked) = (tmpfs_intent(&ours), tmpfs_intent(&theirs));
+    for (target, options) in &asked {
+        if mine.get(target) != Some(options) {
+            diffs.push(format!("tmpfs {target} for {flags:?}: hardrun {:?} docker {options:?}", mine.get(target)));
         }
     }
     if labels_without_hardrun(&ours) != labels_without_hardrun(&theirs) {

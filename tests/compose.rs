@@ -150,7 +150,8 @@ fn a_project_comes_up_hardened_isolated_and_goes_down_without_a_trace() {
         for want in ["CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"] {
             assert!(status.contains(want), "{id} lacks {want}: {status}");
         }
-        assert!(status.lines().any(|l| l.starts_with("Uid:") && l.contains("65532")), "{status}");
+        // The image's own non-root USER (10001), as `hardrun run` chooses it.
+        assert!(status.lines().any(|l| l.starts_with("Uid:") && l.contains("10001")), "{status}");
         let mounts = String::from_utf8_lossy(&exec(id, "cat /proc/1/mountinfo").stdout).into_owned();
         let root = mounts.lines().find(|l| l.split_whitespace().nth(4) == Some("/")).unwrap();
         assert!(root.split_whitespace().nth(5).unwrap().split(',').any(|o| o == "ro"), "root not read-only: {root}");
@@ -160,7 +161,7 @@ fn a_project_comes_up_hardened_isolated_and_goes_down_without_a_trace() {
     // The tmpfs belongs to the service's user, so it can write there.
     let got = exec(&worker, "touch /tmp/x && stat -c %u:%g /tmp && grep ' /tmp ' /proc/self/mountinfo");
     let out = String::from_utf8_lossy(&got.stdout).into_owned();
-    assert!(out.starts_with("65532:65532"), "{got:?}");
+    assert!(out.starts_with("10001:10001"), "{got:?}");
     assert!(out.contains("nosuid") && out.contains("nodev") && out.contains("noexec"), "{out}");
 
     // Another project's container reaches neither the names nor the addresses.
@@ -338,7 +339,7 @@ fn each_service_may_name_its_profile() {
     assert!(web.contains("/tmp:size=64m,uid=65532,gid=65532"), "{web}");
     assert!(!web.contains("x-hardrun"), "{web}");
     let job = &text[text.find("  job:").unwrap()..];
-    assert!(job.contains("pids_limit: 256") && !job.contains("/tmp:size=64m"), "{job}");
+    assert!(job.contains("pids_limit: 256") && job.contains("/tmp:size=64m,uid=65532,gid=65532"), "{job}");
     // A profile on the command line is for every service.
     let out = hardrun(["compose", "--profile", "default", "config"])
         .current_dir(dir.path())
@@ -363,7 +364,7 @@ fn up_attached_runs_each_container_once_and_verifies_it_as_it_starts() {
         ),
     );
     let out = p.compose(&["up"]).run().success().stderr_has("hardrun: verified in the kernel: hello");
-    assert!(out.stdout().matches("hello from 65532").count() == 1, "{}", out.stdout());
+    assert!(out.stdout().matches("hello from 10001").count() == 1, "{}", out.stdout());
     p.compose(&["down"]).run().success();
     assert!(p.leftovers().is_empty(), "{:?}", p.leftovers());
 }

@@ -16,7 +16,7 @@ fn verbose_runs_print_what_was_verified() {
     let s = Scope::new();
     hardrun(["-v", "run", "--rm", "-l", &s.label, &d.image, "sleep", "0.2"]).run().success().stderr_has(
         "verified (kernel, before the command ran): capabilities effective none, permitted none, bounding none, \
-         ambient none; no-new-privileges; seccomp filter; uid 65532, gid 65532, groups 65532; read-only root",
+         ambient none; no-new-privileges; seccomp filter; uid 10001, gid 10001, groups 10001; read-only root",
     );
 }
 

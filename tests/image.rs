@@ -208,6 +208,7 @@ fn image_check_reports_every_check_with_its_key() {
         ("registry", "image.registries"),
         ("digest", "image.require_digest"),
         ("user", "user.default"),
+        ("writable", "filesystem.image_tmpfs"),
         ("secrets", "image.secrets"),
         ("minimal", "image.minimal"),
         ("scan", "image.scan"),
@@ -407,12 +408,12 @@ fn require_digest_runs_by_digest_from_the_local_registry() {
     let id = o.stdout().trim().to_string();
     assert_eq!(inspect(&id)["Config"]["Image"], pinned, "the container was created from the digest");
 
-    // The pinned reference runs as it is, and --pin gives it again.
+    // The pinned reference runs as it is (as the image's USER), and --pin gives it again.
     hr(tmp.path(), ["plan", "--pin", &remote]).run().success().stdout_is(&format!("{pinned}\n"));
     hr(tmp.path(), ["--profile-file", &required, "-q", "run", "--rm", "-l", &s.label, pinned, "id", "-u"])
         .run()
         .success()
-        .stdout_is("65532\n");
+        .stdout_is("10001\n");
 
     // An image that never was in a registry has no digest to pin.
     hr(tmp.path(), ["--profile-file", &required, "run", "--rm", "-l", &s.label, &img.name, "true"])

@@ -42,22 +42,31 @@ fn short_lived_containers_are_verified_in_the_kernel() {
     assert!(err.contains("effective none, permitted none, bounding CHOWN, ambient none"), "{err}");
 }
 
-/// A hardrun container's init expectations and folder, from `hardrun create`.
-fn init_of(s: &Scope, image: &str) -> (String, String) {
+/// A hardrun container's init expectations and folder, from `hardrun create`, and the
+/// tmpfs mounts hardrun planned (`--tmpfs PATH:OPTIONS` each): the
+/// image's user gets /tmp and the image's empty folders it may write.
+fn planned_of(s: &Scope, image: &str) -> (String, String, Vec<String>) {
     let o = hardrun(["-q", "create", "-l", &s.label, image, "true"]).run().success();
     let v = inspect(o.stdout().trim());
+    let tmpfs: Vec<String> = v["HostConfig"]["Tmpfs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, o)| format!("{k}:{}", o.as_str().unwrap()))
+        .collect();
     let spec = v["Config"]["Entrypoint"][1].as_str().unwrap().to_string();
     let mounts = v["HostConfig"]["Mounts"].as_array().unwrap();
     let dir = mounts.iter().find(|m| m["Target"] == "/.hardrun").unwrap()["Source"].as_str().unwrap().to_string();
     assert!(spec.starts_with("hardrun-init 1\n"), "{spec}");
-    (spec, dir)
+    (spec, dir, tmpfs)
 }
 
 #[test]
 fn the_init_refuses_to_run_anything_in_a_container_not_as_planned() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
-    let (spec, dir) = init_of(&s, &d.image);
+    let (spec, dir, tmpfs) = planned_of(&s, &d.image);
+    let tmpfs: Vec<&str> = tmpfs.iter().flat_map(|t| ["--tmpfs", t.as_str()]).collect();
     let extra = tempfile::tempdir().unwrap();
     let extra_bind = format!("{}:/extra", extra.path().display());
     let init_bind = format!("{dir}:/.hardrun:ro");
@@ -67,12 +76,13 @@ fn the_init_refuses_to_run_anything_in_a_container_not_as_planned() {
         &["--read-only"],
         &["--cap-drop", "ALL"],
         &["--security-opt", "no-new-privileges"],
-        &["--user", "65532:65532"],
+        &["--user", "10001:10001"],
         &["--cgroupns", "private"],
     ];
     let by_hand = |without: &str, with: &[&str]| {
         let mut args = vec!["run", "--rm", "-l", &s.label, "-v", &init_bind, "--entrypoint", "/.hardrun/init"];
         args.extend(planned.iter().filter(|f| f[0] != without).flat_map(|f| f.iter().copied()));
+        args.extend_from_slice(&tmpfs);
         args.extend_from_slice(with);
         args.extend([d.image.as_str(), spec.as_str(), "--", "echo", "ran"]);
         run(&args)
@@ -85,7 +95,7 @@ fn the_init_refuses_to_run_anything_in_a_container_not_as_planned() {
         ("", &["-v", &extra_bind], "unexpected mount at /extra"),
         ("--read-only", &[], "the root filesystem is writable"),
         ("", &["--security-opt", "seccomp=unconfined"], "Seccomp is mode 0, not 2 (filter)"),
-        ("--user", &["--user", "65532:0"], "Gid is 0 0 0 0 (the plan has 65532)"),
+        ("--user", &["--user", "65532:0"], "Gid is 0 0 0 0 (the plan has 10001)"),
         ("--cgroupns", &["--cgroupns", "host"], "in the host's cgroup namespace"),
     ];
     for (without, with, want) in cases {
@@ -174,7 +184,7 @@ fn the_command_is_pid_1_with_dockers_argv_fds_and_environment() {
         "-e",
         "A=1",
         "--user",
-        "65532:65532",
+        "10001:10001",
         "--ulimit",
         "nofile=1024:4096",
         "-h",

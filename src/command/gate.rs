@@ -13,12 +13,11 @@ use crate::engine::lifecycle::{ExitError, Signals, interrupted, shielded};
 use crate::engine::pull::Progress;
 use crate::image::cache::Cache;
 use crate::image::facts::ScanResult;
-use crate::image::{ImageFacts, ImageRef, minimal, scan, user};
+use crate::image::{ImageFacts, ImageRef, look, scan};
+use crate::profile::Profile;
 use crate::profile::model::Scan;
 use crate::profile::schema::SecretsRule;
-use crate::profile::{DefaultUser, Profile};
 use crate::request::PullPolicy;
-use crate::request::user::UserSpec;
 
 /// What the caller is about to do with the image.
 pub struct Wants<'a> {
@@ -26,24 +25,8 @@ pub struct Wants<'a> {
     pub pull: PullPolicy,
     pub platform: Option<&'a str>,
     pub quiet: bool,
-    /// `--user`, when given.
-    pub user: Option<&'a UserSpec>,
-    pub group_add: &'a [String],
     /// Everything, whatever the profile asks (for the `image check` report).
     pub everything: bool,
-}
-
-impl Wants<'_> {
-    /// Whether the user and groups must be resolved in the image's /etc/passwd and
-    /// /etc/group (names, a user without a group, `--group-add`).
-    fn needs_files(&self, image_user: &str) -> bool {
-        match (self.user, &self.profile.user.default) {
-            (Some(u), _) | (None, DefaultUser::Fixed(u)) => user::needs_files(u, self.group_add),
-            (None, DefaultUser::Image) => {
-                UserSpec::parse(image_user.trim()).is_ok_and(|u| user::needs_files(&u, self.group_add))
-            }
-        }
-    }
 }
 
 /// The image's facts with everything the profile's gate needs. `typed` is the
@@ -67,10 +50,12 @@ pub async fn gather(
         entry.history = Some(engine.image_history(&facts.id).await?);
         changed = true;
     }
-    if (rule.minimal || wants.everything || wants.needs_files(&facts.user)) && entry.contents.is_none() {
-        let (folders, programs) = (minimal::folders(&facts.env), minimal::programs());
+    // Always looked at once per image: who runs it and where it may write depend on
+    // what is inside (its passwd, the owners of its folders, its entrypoint script).
+    if entry.contents.is_none() {
+        let wanted = look::look_for(&facts);
         // A look creates a container: let it finish and remove it before a signal counts.
-        let look = engine.look_inside(&facts.id, &folders, &programs);
+        let look = engine.look_inside(&facts.id, &wanted);
         let (looked, caught) = shielded(look, signals).await;
         if let Some(s) = caught {
             return Err(interrupted(s, &format!("while looking inside {typed}; nothing was left behind")));

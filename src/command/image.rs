@@ -12,12 +12,12 @@ use crate::cli::{Global, ImageCheckCommand, PlanCommand, ReportFormat};
 use crate::engine::lifecycle::Signals;
 use crate::engine::{Engine, endpoint};
 use crate::image::facts::ScanResult;
-use crate::image::gate::{Check, Status, judge, pinned, user_check};
+use crate::image::gate::{Check, Status, judge, pinned};
 use crate::image::minimal::{Tools, size_and_layers};
 use crate::image::{ImageFacts, ImageRef, scan, secrets};
 use crate::policy::Refusal;
 use crate::profile::{Loader, Profile};
-use crate::request::PullPolicy;
+use crate::request::{PullPolicy, RunRequest};
 
 pub async fn check(cmd: &ImageCheckCommand, global: &Global, quiet: bool) -> Result<i32> {
     let cwd = cwd()?;
@@ -26,14 +26,16 @@ pub async fn check(cmd: &ImageCheckCommand, global: &Global, quiet: bool) -> Res
     let pull = PullPolicy::parse(&cmd.pull).map_err(anyhow::Error::msg)?;
     let mut signals = Signals::install()?;
     let engine = Engine::connect(endpoint::resolve(global, &env)?).await?;
-    let wants = Wants { profile: &profile, pull, platform: None, quiet, user: None, group_add: &[], everything: true };
+    let wants = Wants { profile: &profile, pull, platform: None, quiet, everything: true };
     let facts = gate::gather(&engine, &image, &cmd.image, &wants, &mut signals).await?;
     let daemon = engine.daemon_facts().await?;
     let root_allowed = profile.user.allow_root && (daemon.userns || daemon.rootless);
 
     let mut checks = judge(&image, &cmd.image, Some(&facts), &profile.image);
-    // The user after the reference checks, as a run decides it.
-    checks.insert(3, user_check(&cmd.image, Some(&facts), &profile, root_allowed));
+    // The user and where it may write after the reference checks, as a run decides them.
+    let (user, writable) = run_checks(&cmd.image, &facts, &profile, &cwd, root_allowed);
+    checks.insert(3, user);
+    checks.insert(4, writable);
     match cmd.format {
         ReportFormat::Table => print!("{}", table(&image, &facts, &profile, &checks)),
         ReportFormat::Json => {
@@ -50,6 +52,76 @@ pub async fn pin(cmd: &PlanCommand, global: &Global) -> Result<i32> {
     let engine = Engine::connect(endpoint::resolve(global, &env)?).await?;
     println!("{}", gate::pinned(&engine, &image, &req.image, req.pull).await?.familiar());
     Ok(0)
+}
+
+/// Who a run of the image without flags runs as, and whether that user can write its
+/// VOLUMEs and folders: decided by `policy::harden` itself, so the report says what a
+/// run does.
+fn run_checks(
+    typed: &str,
+    facts: &ImageFacts,
+    profile: &Profile,
+    cwd: &std::path::Path,
+    root_allowed: bool,
+) -> (Check, Check) {
+    let req = RunRequest { image: typed.to_string(), ..RunRequest::default() };
+    let mut host = crate::host::gather(&req, profile, cwd, None);
+    host.image = Some(facts.clone());
+    host.userns_remapped = root_allowed;
+    host.daemon_asked = true;
+    match crate::policy::harden(&req, profile, &host) {
+        Ok(plan) => {
+            let decided = plan.decisions.iter().find(|d| d.control == "user");
+            let who = match (decided, &plan.run_as) {
+                (Some(d), Some(ids)) if !d.value.starts_with(ids.as_str()) => {
+                    format!("runs as {} ({ids}), from {}", d.value, d.source)
+                }
+                (Some(d), _) => format!("runs as {}, from {}", d.value, d.source),
+                (None, _) => "runs as the image's user".into(),
+            };
+            let user = Check::new("user", "user.default", Status::Pass, who);
+            let writable = match plan.warnings.as_slice() {
+                [] => Check::new("writable", "filesystem.image_tmpfs", Status::Pass, writable_summary(&plan)),
+                warnings => Check::warn(
+                    "writable",
+                    "filesystem.image_tmpfs",
+                    format!("image {typed}"),
+                    warnings.join("; "),
+                    "run as the owner of those folders, or give them to the run user",
+                ),
+            };
+            (user, writable)
+        }
+        Err(refusals) => {
+            let user = refusals
+                .iter()
+                .find(|r| {
+                    r.asked.contains("USER")
+                        || r.asked.contains("user")
+                        || r.profile_key.as_deref().is_some_and(|k| k.starts_with("user."))
+                })
+                .map(|r| Check::refuse("user", "user.default", r.asked.clone(), r.why.clone(), r.fix.clone()))
+                .unwrap_or_else(|| {
+                    Check::new(
+                        "user",
+                        "user.default",
+                        Status::Skip,
+                        "not decided: the run is refused for other reasons",
+                    )
+                });
+            (user, Check::new("writable", "filesystem.image_tmpfs", Status::Skip, "not decided: the run is refused"))
+        }
+    }
+}
+
+/// `/run/postgresql tmpfs, /var/lib/postgresql/data image volume`: where the run user writes.
+fn writable_summary(plan: &crate::plan::Plan) -> String {
+    let places: Vec<String> =
+        plan.writable.iter().filter(|w| w.writable == Some(true)).map(|w| format!("{} ({})", w.path, w.kind)).collect();
+    match places.as_slice() {
+        [] => "nothing writable but what the run adds".into(),
+        p => format!("the run user can write {}", p.join(", ")),
+    }
 }
 
 fn refusal(c: &Check) -> Refusal {

@@ -4,10 +4,13 @@ pub mod compose;
 pub mod export;
 pub mod gate;
 pub mod image;
+pub mod learn;
 pub mod plan;
+pub mod prepare;
 pub mod profile;
 pub mod run;
 pub mod verified;
+pub mod watch;
 
 use std::path::PathBuf;
 

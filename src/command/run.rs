@@ -8,6 +8,8 @@ use anyhow::Result;
 
 use super::plan::Refused;
 use super::verified;
+use super::watch::Then;
+use super::watch::Watch;
 use super::{cwd, env, load_profile};
 use crate::cli::Global;
 use crate::engine::lifecycle::{NoCheck, Signals};
@@ -18,6 +20,14 @@ use crate::policy::{self, Host};
 use crate::profile::{Loader, Profile};
 use crate::request::{MountKind, NetworkAttachment, NetworkMode, RunRequest, VolumeSource};
 
+/// Whether the daemon's facts are gathered to run (pull, create hardrun's network) or
+/// only to show the plan (change nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    Plan,
+}
+
 /// What `run` and `create` share: the parsed request and the context it runs in.
 pub struct Invocation<'a> {
     pub req: RunRequest,
@@ -27,6 +37,8 @@ pub struct Invocation<'a> {
     pub verbose: u8,
     pub create_only: bool,
     pub verify: bool,
+    /// How long after start the container is watched (`--watch`).
+    pub watch: std::time::Duration,
 }
 
 impl<'a> Invocation<'a> {
@@ -40,7 +52,8 @@ impl<'a> Invocation<'a> {
         let cwd = cwd()?;
         let req = to_request(&cwd).map_err(anyhow::Error::msg)?;
         let profile = load_profile(global, &Loader::standard(&cwd, &env))?;
-        Ok(Invocation { req, profile, global, quiet, verbose, create_only, verify: !create_only })
+        let watch = super::watch::DEFAULT_WINDOW;
+        Ok(Invocation { req, profile, global, quiet, verbose, create_only, verify: !create_only, watch })
     }
 
     pub async fn execute(self) -> Result<i32> {
@@ -52,40 +65,76 @@ impl<'a> Invocation<'a> {
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
         let engine = Engine::connect(endpoint).await?;
-        let facts = self.daemon_facts(&engine, &mut host).await?;
+        let (plan, facts) = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
         let apparmor_on_host = host.apparmor == Some(true);
-        let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
-        host.image = self.ensure_image(&engine, &image, &mut signals).await?;
-        let plan = policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
         self.report(&plan);
-        if !self.create_only && !self.verify {
-            return engine.run(&plan, &mut signals, &NoCheck).await;
-        }
-        let options = verified::Options {
-            create_only: self.create_only,
-            verbose: self.verbose > 0 && !self.quiet,
-            quiet: self.quiet,
-            selinux: facts.selinux,
-            apparmor_on_host,
+        super::prepare::bind_sources(&plan.prepare)?;
+        let watch = Watch::new(&plan, &self.profile, self.watch, self.quiet || self.req.quiet);
+        let code = if !self.create_only && !self.verify {
+            engine.run(&plan, &mut signals, &Then(&NoCheck, &watch)).await?
+        } else {
+            let options = verified::Options {
+                create_only: self.create_only,
+                verbose: self.verbose > 0 && !self.quiet,
+                quiet: self.quiet,
+                selinux: facts.selinux,
+                apparmor_on_host,
+            };
+            verified::execute(&engine, &plan, &host, &mut signals, options, &watch).await?
         };
-        verified::execute(&engine, &plan, &host, &mut signals, options).await
+        if !self.create_only {
+            watch.after_exit(&engine, code).await;
+        }
+        Ok(code)
+    }
+
+    /// The plan with everything the daemon knows (the image's facts, volumes, networks),
+    /// as `run` makes it and `plan` shows it. `Mode::Plan` changes nothing: it pulls
+    /// nothing, creates no network, loads no AppArmor profile, and leaves a missing
+    /// image to `run`.
+    pub async fn decide(
+        &self,
+        engine: &Engine,
+        host: &mut Host,
+        signals: &mut Signals,
+        mode: Mode,
+    ) -> Result<(Plan, DaemonFacts)> {
+        let facts = self.daemon_facts(engine, host, mode).await?;
+        let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
+        host.image = match mode {
+            Mode::Run => self.ensure_image(engine, &image, signals).await?,
+            Mode::Plan if engine.image(&self.req.image).await?.is_none() => None,
+            Mode::Plan => {
+                let wants = super::gate::Wants {
+                    profile: &self.profile,
+                    pull: crate::request::PullPolicy::Never,
+                    platform: self.req.platform.as_deref(),
+                    quiet: true,
+                    everything: false,
+                };
+                Some(super::gate::gather(engine, &image, &self.req.image, &wants, signals).await?)
+            }
+        };
+        let plan = policy::harden(&self.req, &self.profile, host).map_err(Refused)?;
+        Ok((plan, facts))
     }
 
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
-    async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<DaemonFacts> {
+    async fn daemon_facts(&self, engine: &Engine, host: &mut Host, mode: Mode) -> Result<DaemonFacts> {
         let wants_network =
             self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK;
         let network = async {
-            match wants_network {
-                true => engine.isolated_network().await.map(Some),
-                false => Ok(None),
+            match (wants_network, mode) {
+                (true, Mode::Run) => engine.isolated_network().await.map(Some),
+                (true, Mode::Plan) => engine.find_isolated_network().await,
+                (false, _) => Ok(None),
             }
         };
         let (facts, network) = tokio::join!(engine.daemon_facts(), network);
         let facts = facts?;
         host.isolated_network = network?;
         host.apparmor = Some(facts.apparmor);
-        if facts.apparmor {
+        if facts.apparmor && mode == Mode::Run {
             self.ensure_apparmor(engine, host)?;
         }
         host.userns_remapped = facts.userns || facts.rootless;
@@ -173,15 +222,18 @@ impl<'a> Invocation<'a> {
             pull: self.req.pull,
             platform: self.req.platform.as_deref(),
             quiet: self.quiet || self.req.quiet,
-            user: self.req.user.as_ref(),
-            group_add: &self.req.group_add,
             everything: false,
         };
         super::gate::gather(engine, image, &self.req.image, &wants, signals).await.map(Some)
     }
 
     fn report(&self, plan: &Plan) {
-        if self.quiet {
+        // What will likely break the service is said even with -q.
+        for w in &plan.warnings {
+            eprintln!("hardrun: warning: {w}");
+        }
+        // docker's own -q (`run -q`) silences hardrun's notes too.
+        if self.quiet || self.req.quiet {
             return;
         }
         for n in &plan.notices {

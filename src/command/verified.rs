@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::env;
+use super::watch::Then;
 use crate::engine::Engine;
 use crate::engine::lifecycle::{AfterStart, ExitError, Signals, start_failure_code};
 use crate::plan::Plan;
@@ -26,8 +27,16 @@ pub struct Options {
     pub apparmor_on_host: bool,
 }
 
-/// Creates (and for `run`, runs) the container of `plan`, verified.
-pub async fn execute(engine: &Engine, plan: &Plan, host: &Host, signals: &mut Signals, o: Options) -> Result<i32> {
+/// Creates (and for `run`, runs) the container of `plan`, verified; `after` runs once the
+/// verification passed (the start watch).
+pub async fn execute(
+    engine: &Engine,
+    plan: &Plan,
+    host: &Host,
+    signals: &mut Signals,
+    o: Options,
+    after: &dyn AfterStart,
+) -> Result<i32> {
     let guard = Guard::prepare(engine, plan, host, !o.create_only, o.selinux);
     let (sent, mode) = match guard {
         Guard::Init { plan: wrapped, report, dir } => {
@@ -38,7 +47,7 @@ pub async fn execute(engine: &Engine, plan: &Plan, host: &Host, signals: &mut Si
             let check = Verification { plan: &wrapped, mode, apparmor_on_host: o.apparmor_on_host, verbose: o.verbose };
             let outcome = match o.create_only {
                 true => engine.create_only(&wrapped, signals).await,
-                false => engine.run(&wrapped, signals, &check).await,
+                false => engine.run(&wrapped, signals, &Then(&check, after)).await,
             };
             match outcome {
                 // A daemon that does not see this host's files (a forwarded socket, a
@@ -67,7 +76,7 @@ pub async fn execute(engine: &Engine, plan: &Plan, host: &Host, signals: &mut Si
         return engine.create_only(sent, signals).await;
     }
     let check = Verification { plan: sent, mode, apparmor_on_host: o.apparmor_on_host, verbose: o.verbose };
-    engine.run(sent, signals, &check).await
+    engine.run(sent, signals, &Then(&check, after)).await
 }
 
 /// Whether creating or starting failed because the daemon could not mount the init's

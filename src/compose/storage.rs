@@ -222,7 +222,7 @@ pub fn declared(p: &Project) -> (BTreeMap<String, VolumeFacts>, Vec<Problem>) {
             _ => BTreeMap::new(),
         };
         let driver = def.get("driver").map(scalar_text).unwrap_or_else(|| "local".into());
-        facts.insert(name, VolumeFacts { driver, options });
+        facts.insert(name, VolumeFacts { driver, options, ..VolumeFacts::default() });
     }
     (facts, problems)
 }

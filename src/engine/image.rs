@@ -13,13 +13,14 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::{Engine, describe, status_of};
 use crate::image::facts::Contents;
+use crate::image::look::LookFor;
 use crate::image::{ImageFacts, ImageRef};
 
 /// Go's `os.FileMode` type bits, as the archive API reports them.
-const MODE_DIR: u32 = 1 << 31;
+pub(super) const MODE_DIR: u32 = 1 << 31;
 const MODE_SYMLINK: u32 = 1 << 27;
 /// Directory, symlink, pipe, socket, device, char device, irregular.
-const MODE_TYPE: u32 = MODE_DIR | MODE_SYMLINK | (1 << 25) | (1 << 24) | (1 << 26) | (1 << 21) | (1 << 19);
+pub(super) const MODE_TYPE: u32 = MODE_DIR | MODE_SYMLINK | (1 << 25) | (1 << 24) | (1 << 26) | (1 << 21) | (1 << 19);
 
 /// Larger account files are not read (a look must stay cheap).
 const MAX_FILE: usize = 1 << 20;
@@ -80,11 +81,11 @@ impl Engine {
         found.descriptor.digest.ok_or_else(|| anyhow!("the registry gave no digest for {tagged}"))
     }
 
-    /// Which `programs` exist as executable files in `folders` of the image, and its
-    /// /etc/passwd and /etc/group, read through a container that is created and never
-    /// started. The container is removed whatever happens; it carries [`PROBE_LABEL`]
-    /// to be found should hardrun be killed meanwhile.
-    pub async fn look_inside(&self, image_id: &str, folders: &[String], programs: &[&str]) -> Result<Contents> {
+    /// What `look` asks for (executables, writable folders, the entrypoint script), and
+    /// the image's /etc/passwd and /etc/group, read through a container that is created
+    /// and never started. The container is removed whatever happens; it carries
+    /// [`PROBE_LABEL`] to be found should hardrun be killed meanwhile.
+    pub async fn look_inside(&self, image_id: &str, look: &LookFor) -> Result<Contents> {
         self.sweep_probes().await;
         let body = ContainerCreateBody {
             image: Some(image_id.to_string()),
@@ -101,7 +102,7 @@ impl Engine {
             .create_container(None::<CreateContainerOptions>, body)
             .await
             .map_err(|e| anyhow!("looking inside {image_id}: {}", describe(&e)))?;
-        let looked = self.read_contents(&created.id, folders, programs).await;
+        let looked = self.read_contents(&created.id, look).await;
         let removed = self.remove(&created.id).await;
         let contents = looked.map_err(|e| anyhow!("looking inside {image_id}: {e}"))?;
         removed?;
@@ -122,7 +123,8 @@ impl Engine {
         }
     }
 
-    async fn read_contents(&self, container: &str, folders: &[String], programs: &[&str]) -> Result<Contents> {
+    async fn read_contents(&self, container: &str, look: &LookFor) -> Result<Contents> {
+        let (folders, programs) = (&look.program_folders, &look.programs);
         // Each stat costs the daemon a mount: look only in folders that exist, and once in
         // a folder that is a symlink to another (/bin -> usr/bin).
         let found = futures_util::stream::iter(folders.iter().map(|f| self.resolve(container, f)));
@@ -144,11 +146,13 @@ impl Engine {
         executables.sort();
         let (passwd, group) =
             tokio::try_join!(self.read_text(container, "/etc/passwd"), self.read_text(container, "/etc/group"))?;
-        Ok(Contents { executables, passwd, group })
+        let ((folders, folders_complete), entrypoint) =
+            tokio::try_join!(self.read_folders(container, look), self.read_script(container, &look.script))?;
+        Ok(Contents { executables, passwd, group, folders, folders_complete, entrypoint })
     }
 
     /// `path`'s stat in the container (symlinks not followed), `None` when it is missing.
-    async fn stat(&self, container: &str, path: &str) -> Result<Option<(u32, String)>> {
+    pub(super) async fn stat(&self, container: &str, path: &str) -> Result<Option<(u32, String)>> {
         let opts = ContainerArchiveInfoOptionsBuilder::default().path(path).build();
         match self.docker.get_container_archive_info(container, Some(opts)).await {
             Ok(s) => Ok(Some((s.file_mode, s.link_target))),
@@ -159,7 +163,7 @@ impl Engine {
 
     /// Where `path` leads: itself, or the target of its symlink chain (the daemon resolves
     /// it inside the container's root). `None` when it or its target is missing.
-    async fn resolve(&self, container: &str, path: &str) -> Result<Option<(String, u32)>> {
+    pub(super) async fn resolve(&self, container: &str, path: &str) -> Result<Option<(String, u32)>> {
         let Some((mode, target)) = self.stat(container, path).await? else { return Ok(None) };
         if mode & MODE_SYMLINK == 0 {
             return Ok(Some((path.to_string(), mode)));
@@ -175,7 +179,7 @@ impl Engine {
     }
 
     /// A small text file of the container, `None` when it is missing or not a file.
-    async fn read_text(&self, container: &str, path: &str) -> Result<Option<String>> {
+    pub(super) async fn read_text(&self, container: &str, path: &str) -> Result<Option<String>> {
         let Some((real, mode)) = self.resolve(container, path).await? else { return Ok(None) };
         if mode & MODE_TYPE != 0 {
             return Ok(None);

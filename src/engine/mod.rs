@@ -6,15 +6,18 @@ pub mod attach;
 pub mod auth;
 pub mod cache;
 pub mod endpoint;
+mod folders;
 pub mod image;
 pub mod inspect;
 pub mod lifecycle;
 pub mod network;
+mod observe;
 pub mod project;
 pub mod pull;
 pub mod raw;
 pub mod terminal;
 pub mod verification;
+pub mod watch;
 
 use std::time::Duration;
 
@@ -184,7 +187,11 @@ impl Engine {
 
     pub async fn volume(&self, name: &str) -> Result<Option<VolumeFacts>> {
         match self.docker.inspect_volume(name).await {
-            Ok(v) => Ok(Some(VolumeFacts { driver: v.driver, options: v.options.into_iter().collect() })),
+            Ok(v) => {
+                // Readable only next to the daemon, and usually only as root.
+                let owner = if self.endpoint.is_local() { crate::host::owner_of(&v.mountpoint) } else { None };
+                Ok(Some(VolumeFacts { driver: v.driver, options: v.options.into_iter().collect(), owner }))
+            }
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(anyhow!(describe(&e))),
         }

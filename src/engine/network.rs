@@ -46,6 +46,11 @@ impl Engine {
         Ok(chosen)
     }
 
+    /// The ID of hardrun's network when it exists (for `plan`, which creates nothing).
+    pub async fn find_isolated_network(&self) -> Result<Option<String>> {
+        self.oldest_isolated().await
+    }
+
     /// The network the daemon means by `term` (an ID, a name or an ID prefix, resolved by
     /// the daemon itself, ambiguity included), `None` when it has none.
     pub async fn find_network(&self, term: &str) -> Result<Option<NetworkFacts>> {

@@ -16,7 +16,7 @@ use super::scan::Finding;
 pub const SCAN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Bumped when what is gathered changes (e.g. the probed paths), so old entries are redone.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// What is read from an image once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

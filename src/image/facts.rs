@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::scan::Finding;
+pub use super::tree::Folder;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageFacts {
@@ -54,6 +55,25 @@ pub struct Contents {
     pub passwd: Option<String>,
     /// `/etc/group`, `None` when the image has none.
     pub group: Option<String>,
+    /// Folders under the places a service writes (its VOLUMEs, WORKDIR, /tmp, /var,
+    /// /run, /home, /srv, /opt, /data) whose owner or mode is not plainly root's, and
+    /// the VOLUMEs themselves.
+    #[serde(default)]
+    pub folders: Vec<Folder>,
+    /// False when a limit cut the reading of folders short.
+    #[serde(default)]
+    pub folders_complete: bool,
+    /// The script the image starts with (its entrypoint, else its command), when it is
+    /// one: where the service user it switches to is written.
+    #[serde(default)]
+    pub entrypoint: Option<Script>,
+}
+
+/// A script read from the image (bounded, as text).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    pub path: String,
+    pub text: String,
 }
 
 /// What the profile's scanner said.

@@ -9,10 +9,8 @@ use super::facts::{ImageFacts, ScanResult};
 use super::minimal::{Tools, size_and_layers};
 use super::scan::{Severity, at_or_above, counts};
 use super::{ImageRef, secrets};
-use crate::policy::identity::{self, Judged};
 use crate::profile::model::ImageRule;
 use crate::profile::schema::{SecretsRule, TagRule};
-use crate::profile::{DefaultUser, Profile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,12 +52,16 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(check: &'static str, key: &'static str, status: Status, detail: impl Into<String>) -> Check {
+    pub fn new(check: &'static str, key: &'static str, status: Status, detail: impl Into<String>) -> Check {
         Check { check, key, status, detail: detail.into(), asked: String::new(), fix: String::new() }
     }
 
-    fn refuse(check: &'static str, key: &'static str, asked: String, why: String, fix: impl Into<String>) -> Check {
+    pub fn refuse(check: &'static str, key: &'static str, asked: String, why: String, fix: impl Into<String>) -> Check {
         Check { check, key, status: Status::Refuse, detail: why, asked, fix: fix.into() }
+    }
+
+    pub fn warn(check: &'static str, key: &'static str, asked: String, why: String, fix: impl Into<String>) -> Check {
+        Check { check, key, status: Status::Warn, detail: why, asked, fix: fix.into() }
     }
 }
 
@@ -84,6 +86,23 @@ pub fn pinned(image: &ImageRef, facts: Option<&ImageFacts>, rule: &ImageRule) ->
     Some(image.pinned(facts?.digest.as_deref()?))
 }
 
+/// How to meet `image.tags: minor` without inventing a version: the tag's own major
+/// with its minor left for the user to fill in from the registry, or the digest.
+fn minor_fix(image: &ImageRef) -> String {
+    let name = ImageRef { tag: None, digest: None, ..image.clone() }.familiar();
+    let tag = image.tag.as_deref().unwrap_or("latest");
+    let major = tag.strip_prefix('v').unwrap_or(tag);
+    let numeric = !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit());
+    match numeric {
+        true => format!(
+            "name the minor version too ({name}:{tag}.MINOR, as {name}'s registry lists its tags), or pin what {tag} is now: `hardrun plan --pin {name}:{tag}`"
+        ),
+        false => format!(
+            "name a MAJOR.MINOR version tag of {name} (as its registry lists them), or pin what {tag} is now: `hardrun plan --pin {name}:{tag}`"
+        ),
+    }
+}
+
 fn tags(image: &ImageRef, asked: &str, rule: TagRule) -> Check {
     const KEY: &str = "image.tags";
     let refuse = |why: &str, fix: String| Check::refuse("tag", KEY, asked.to_string(), why.into(), fix);
@@ -95,13 +114,9 @@ fn tags(image: &ImageRef, asked: &str, rule: TagRule) -> Check {
                 ImageRef { tag: None, digest: None, ..image.clone() }.familiar()
             ),
         ),
-        TagRule::Minor if !image.has_minor_version() => refuse(
-            "the profile wants at least a major.minor version tag, so what runs is known",
-            format!(
-                "name a version such as {}:1.25 (or pin a digest)",
-                ImageRef { tag: None, digest: None, ..image.clone() }
-            ),
-        ),
+        TagRule::Minor if !image.has_minor_version() => {
+            refuse("the profile wants at least a major.minor version tag, so what runs is known", minor_fix(image))
+        }
         TagRule::Digest if image.digest.is_none() => refuse(
             "the profile runs images by digest only, so the bytes cannot change under a tag",
             "pin the digest: `hardrun plan --pin` prints the pinned reference".into(),
@@ -292,37 +307,6 @@ fn scan(asked: &str, facts: Option<&ImageFacts>, rule: &ImageRule) -> Check {
     }
 }
 
-/// Who the image would run as under the profile when no --user is given, judged by
-/// `policy::identity` exactly as a run judges it (for the report).
-pub fn user_check(typed: &str, facts: Option<&ImageFacts>, profile: &Profile, root_allowed: bool) -> Check {
-    const KEY: &str = "user.default";
-    let image_user = facts.map(|f| f.user.trim()).unwrap_or_default();
-    let shown = if image_user.is_empty() { "no USER (root)".to_string() } else { format!("USER {image_user}") };
-    let shown = crate::sanitize::escape(&shown);
-    let chosen = match identity::default_user(profile, typed, facts, root_allowed) {
-        Ok(Some(c)) => c,
-        Ok(None) => return Check::new("user", KEY, Status::Skip, "the image's USER is read when it is inspected"),
-        Err(r) => return Check::refuse("user", KEY, r.asked, r.why, r.fix),
-    };
-    let whose = match &profile.user.default {
-        DefaultUser::Fixed(u) => format!("the profile's user {u} (the image has {shown})"),
-        DefaultUser::Image => format!("the image's {shown}"),
-    };
-    let files = facts.and_then(|f| f.contents.as_ref());
-    let host = crate::policy::Host::default();
-    match identity::judge(&chosen, &[], files, &host, root_allowed) {
-        Judged::Ids(ids, refusals) => match refusals.into_iter().next() {
-            Some(r) => Check::refuse("user", KEY, r.asked, r.why, r.fix),
-            None => Check::new("user", KEY, Status::Pass, format!("runs as {whose}, uid:gid {}", ids.user_spec())),
-        },
-        Judged::NotRead if facts.is_none() => {
-            Check::new("user", KEY, Status::Skip, "the image's users are read when it is inspected")
-        }
-        Judged::NotRead => Check::new("user", KEY, Status::Pass, format!("runs as {whose}")),
-        Judged::Refused(r) => Check::refuse("user", KEY, r.asked, r.why, r.fix),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -358,6 +342,7 @@ mod tests {
                 executables: vec!["/bin/sh".into(), "/bin/busybox".into()],
                 passwd: Some("root:x:0:0::/root:/bin/sh\napp:x:10001:10001::/home/app:/bin/sh\n".into()),
                 group: Some("root:x:0:\napp:x:10001:\n".into()),
+                ..Contents::default()
             }),
             ..ImageFacts::default()
         }
@@ -476,34 +461,15 @@ mod tests {
         assert_eq!(check(&run("app:1", Some(&missing), &scanning("HIGH", false)), "scan").status, Status::Warn);
     }
 
-    fn with_default(user: DefaultUser) -> Profile {
-        let mut p = crate::profile::load::Loader { locations: vec![crate::profile::load::Location::Bundled] }
-            .load("default")
-            .unwrap();
-        p.user.default = user;
-        p
-    }
-
     #[test]
-    fn users() {
-        let image = with_default(DefaultUser::Image);
-        assert_eq!(user_check("app:1", Some(&facts()), &image, false).status, Status::Pass);
-        let root = ImageFacts { user: String::new(), ..facts() };
-        let c = user_check("app:1", Some(&root), &image, false);
-        assert_eq!((c.status, c.key), (Status::Refuse, "user.default"));
-        let named = ImageFacts { user: "app".into(), ..facts() };
-        assert_eq!(user_check("app:1", Some(&named), &image, false).status, Status::Pass);
-        let ghost = ImageFacts { user: "ghost".into(), ..facts() };
-        assert!(user_check("app:1", Some(&ghost), &image, false).detail.contains("no user \"ghost\""));
-        let fixed = with_default(DefaultUser::Fixed(crate::request::UserSpec::parse("65532:65532").unwrap()));
-        let c = user_check("app:1", Some(&root), &fixed, false);
-        assert_eq!(c.status, Status::Pass, "the profile's user runs it, whatever the image says");
-        assert!(c.detail.contains("no USER (root)"));
-        // Judged as a run judges it: a name the image's passwd makes root is refused.
-        let mut rooted = ImageFacts { user: "app".into(), ..facts() };
-        rooted.contents.as_mut().unwrap().passwd =
-            Some("\tapp:x:0:0::/:/bin/sh\napp:x:10001:10001::/:/bin/sh\n".into());
-        let c = user_check("app:1", Some(&rooted), &image, false);
-        assert_eq!(c.status, Status::Refuse, "{c:?}");
+    fn the_minor_tag_advice_invents_no_version() {
+        let fix = |r: &str| minor_fix(&ImageRef::parse(r).unwrap());
+        let f = fix("rw-postgres:15");
+        assert!(f.contains("rw-postgres:15.MINOR") && f.contains("hardrun plan --pin rw-postgres:15"), "{f}");
+        assert!(!f.contains("1.25"), "{f}");
+        let f = fix("nginx");
+        assert!(f.contains("a MAJOR.MINOR version tag of nginx") && f.contains("--pin nginx:latest"), "{f}");
+        assert!(fix("ghcr.io/x/app:v3").contains("ghcr.io/x/app:v3.MINOR"));
+        assert!(fix("app:stable").contains("pin what stable is now"));
     }
 }

@@ -4,10 +4,13 @@
 pub mod cache;
 pub mod facts;
 pub mod gate;
+pub mod look;
 pub mod minimal;
 pub mod reference;
 pub mod scan;
 pub mod secrets;
+pub mod service_user;
+pub mod tree;
 pub mod user;
 
 pub use facts::ImageFacts;

@@ -333,7 +333,7 @@ mod tests {
     use super::*;
 
     fn files(passwd: &str, group: &str) -> Contents {
-        Contents { executables: vec![], passwd: Some(passwd.into()), group: Some(group.into()) }
+        Contents { passwd: Some(passwd.into()), group: Some(group.into()), ..Contents::default() }
     }
 
     fn image() -> Contents {

@@ -85,6 +85,33 @@ pub enum SeccompSource {
     File(String),
 }
 
+/// A place the container may write: what is mounted there, who owns it, and whether
+/// the user the container runs as can write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WritablePath {
+    /// The path in the container.
+    pub path: String,
+    /// `tmpfs`, `bind`, `volume`, `image volume` or `image folder`.
+    pub kind: String,
+    /// The host path or volume name behind it, when it has one.
+    pub source: Option<String>,
+    /// `uid:gid mode`, when known.
+    pub owner: Option<String>,
+    /// Whether the run user can write it; `None` when unknown.
+    pub writable: Option<bool>,
+    /// Why, or what happens.
+    pub note: String,
+}
+
+/// A bind source hardrun creates before the container, so that it belongs to the user
+/// the container runs as (docker would create it owned by root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prepare {
+    pub path: String,
+    /// Given to this user and group (`None`: left to whoever hardrun runs as).
+    pub owner: Option<(u32, u32)>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub name: Option<String>,
@@ -93,6 +120,11 @@ pub struct Plan {
     pub create: ContainerCreateBody,
     pub decisions: Vec<Decision>,
     pub notices: Vec<String>,
+    pub warnings: Vec<String>,
+    pub writable: Vec<WritablePath>,
+    pub prepare: Vec<Prepare>,
+    /// The user the container runs as, in numbers (`999:999`), when known.
+    pub run_as: Option<String>,
     #[serde(skip)]
     pub lifecycle: Lifecycle,
     #[serde(skip)]
@@ -111,6 +143,10 @@ pub struct PlanDocument<'a> {
     create: &'a ContainerCreateBody,
     decisions: &'a [Decision],
     notices: &'a [String],
+    warnings: &'a [String],
+    writable: &'a [WritablePath],
+    prepare: &'a [Prepare],
+    run_as: &'a Option<String>,
 }
 
 impl Plan {
@@ -122,6 +158,10 @@ impl Plan {
             create: &self.create,
             decisions: &self.decisions,
             notices: &self.notices,
+            warnings: &self.warnings,
+            writable: &self.writable,
+            prepare: &self.prepare,
+            run_as: &self.run_as,
         }
     }
 }

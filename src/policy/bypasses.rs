@@ -74,7 +74,7 @@ fn volume_options_are_judged_as_the_map_the_daemon_gets() {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    h.volumes.insert("old".into(), VolumeFacts { driver: "local".into(), options });
+    h.volumes.insert("old".into(), VolumeFacts { driver: "local".into(), options, ..VolumeFacts::default() });
     refused_on(&["-v", "old:/x", "img:1"], &h, "the host's whole filesystem");
 }
 
@@ -142,7 +142,7 @@ fn container_paths_are_judged_cleaned_and_sent_cleaned() {
 
 fn image_with(passwd: &str, group: &str) -> ImageFacts {
     ImageFacts {
-        contents: Some(Contents { executables: vec![], passwd: Some(passwd.into()), group: Some(group.into()) }),
+        contents: Some(Contents { passwd: Some(passwd.into()), group: Some(group.into()), ..Contents::default() }),
         ..ImageFacts::default()
     }
 }

@@ -6,7 +6,7 @@
 //! (runc's lookup); `problems` judges the resulting ids. The ids, not the names, are
 //! what is sent: `Config.User` as `uid:gid` and `HostConfig.GroupAdd` as gids.
 
-use super::{Hardening, Host, ImageFacts, Refusal};
+use super::{Hardening, Host, Refusal};
 use crate::image::facts::Contents;
 use crate::image::user::{self, GroupSource, Identity, LookupError};
 use crate::plan::Source;
@@ -53,9 +53,12 @@ pub(super) fn apply(h: &mut Hardening) {
             h.refuse(root_group_refusal(format!("--group-add {g}"), "the root group"));
         }
     }
+    if h.req.user.is_none() && h.host.image.is_none() && h.profile.user.from_image {
+        h.notices.push(super::image_user::NOT_INSPECTED.into());
+    }
     let chosen = match &h.req.user {
         Some(u) => Ok(Some(Chosen::flag(u))),
-        None => default_user(h.profile, &h.req.image, h.host.image.as_ref(), root_allowed),
+        None => default_user(h.profile, &h.req.image, h.host, root_allowed),
     };
     let chosen = match chosen {
         Ok(Some(c)) => c,
@@ -105,14 +108,20 @@ impl Chosen {
     }
 }
 
-/// The user when no `--user` is given: the profile's fixed default, or the image's own
-/// USER when it is not root. `Ok(None)` while the image is not inspected yet.
+/// The user when no `--user` is given: the image's own non-root USER or the service
+/// user it was built for (`user.from_image`), else the profile's fixed default, or the
+/// image's own USER when it is not root. `Ok(None)` while the image is not inspected yet.
 pub(crate) fn default_user(
     profile: &Profile,
     image: &str,
-    facts: Option<&ImageFacts>,
+    host: &Host,
     root_allowed: bool,
 ) -> Result<Option<Chosen>, Refusal> {
+    let facts = host.image.as_ref();
+    if let Some((spec, source)) = super::image_user::from_image(profile, facts, host) {
+        let asked = format!("image {image} with user {}", crate::sanitize::escape(&spec.to_string()));
+        return Ok(Some(Chosen { spec, source, asked, root_key: "user.default" }));
+    }
     match &profile.user.default {
         DefaultUser::Fixed(u) => Ok(Some(Chosen {
             spec: u.clone(),

@@ -5,6 +5,7 @@
 pub mod host_paths;
 pub(crate) mod identity;
 mod image;
+mod image_user;
 mod intent;
 pub mod isolation;
 mod limits;
@@ -15,6 +16,7 @@ mod refusal;
 mod repeated;
 mod storage;
 pub mod volume;
+mod writable;
 
 #[cfg(test)]
 mod bypasses;
@@ -29,7 +31,7 @@ use std::path::{Path, PathBuf};
 use bollard::models::{ContainerCreateBody, HostConfig};
 
 use crate::image::ImageRef;
-use crate::plan::{Decision, Expectation, Lifecycle, Plan, SeccompSource, Source};
+use crate::plan::{Decision, Expectation, Lifecycle, Plan, Prepare, SeccompSource, Source, WritablePath};
 use crate::profile::Profile;
 use crate::request::RunRequest;
 pub use network::ISOLATED as ISOLATED_NETWORK;
@@ -40,6 +42,25 @@ pub use refusal::Refusal;
 pub struct VolumeFacts {
     pub driver: String,
     pub options: BTreeMap<String, String>,
+    /// The owner of its folder on the daemon's host, when hardrun could read it.
+    pub owner: Option<Owner>,
+}
+
+/// Who owns a file or folder, and its permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// A bind source as it is on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathState {
+    /// Docker would create it (owned by root).
+    Missing,
+    Dir(Owner),
+    File(Owner),
 }
 
 /// One mount of an existing container (for `--volumes-from`).
@@ -105,6 +126,11 @@ pub struct Host {
     /// Whether the daemon's facts (volumes, containers) were gathered; before that, rules
     /// that need them wait instead of refusing.
     pub daemon_asked: bool,
+    /// Host-path bind sources (real paths) as they are, when the daemon runs on this
+    /// machine (otherwise its host's paths are not these).
+    pub bind_sources: BTreeMap<PathBuf, PathState>,
+    /// hardrun's own effective uid: whether it may give a folder it makes to another user.
+    pub euid: Option<u32>,
 }
 
 impl Host {
@@ -123,6 +149,14 @@ pub(crate) struct Hardening<'a> {
     pub refusals: Vec<Refusal>,
     pub decisions: Vec<Decision>,
     pub notices: Vec<String>,
+    /// What will likely break the service, said before it starts (printed even with -q).
+    pub warnings: Vec<String>,
+    /// Where the container may write, and whether its user can.
+    pub writable: Vec<WritablePath>,
+    /// Bind sources to create for the run user before the container is.
+    pub prepare: Vec<Prepare>,
+    /// The run user in numbers, once known.
+    pub run_as: Option<String>,
     pub config: ContainerCreateBody,
     pub hc: HostConfig,
     pub expect: Expectation,
@@ -168,6 +202,10 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         refusals: Vec::new(),
         decisions: Vec::new(),
         notices: Vec::new(),
+        warnings: Vec::new(),
+        writable: Vec::new(),
+        prepare: Vec::new(),
+        run_as: None,
         config: ContainerCreateBody::default(),
         hc: HostConfig::default(),
         expect: Expectation::default(),
@@ -181,6 +219,7 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
     isolation::apply(&mut h);
     paths::apply(&mut h);
     storage::apply(&mut h);
+    writable::apply(&mut h);
     network::apply(&mut h);
     logging::apply(&mut h);
     limits::apply(&mut h);
@@ -196,6 +235,10 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         create: config,
         decisions: h.decisions,
         notices: h.notices,
+        warnings: h.warnings,
+        writable: h.writable,
+        prepare: h.prepare,
+        run_as: h.run_as,
         lifecycle: h.lifecycle,
         expect: h.expect,
         seccomp: h.seccomp,

@@ -43,10 +43,19 @@ pub(super) fn apply(h: &mut Hardening) {
     }
     let publishes = !h.req.publish.is_empty() || h.req.publish_all;
     if publishes && !h.profile.network.publish {
+        // The advice must be one this profile accepts.
+        let fix = match h.profile.network.allow.iter().any(|a| a == "user") {
+            true => "reach the service from the containers that need it on a user-defined network \
+                     (docker network create --internal NET; --network NET on both)"
+                .to_string(),
+            false => "this profile allows no user-defined network either: use a profile that publishes ports \
+                      (--profile default)"
+                .to_string(),
+        };
         h.refuse(Refusal::unless(
             "-p/--publish",
             "this profile keeps the container unreachable from outside",
-            "reach the service from another container on a user-defined network",
+            fix,
             "network.publish",
         ));
     }

@@ -52,6 +52,8 @@ fn tmpfs_loosening(options: &str) -> Vec<&str> {
 
 fn tmpfs(h: &mut Hardening) {
     let mut map = HashMap::new();
+    // Owned by the user the container runs as, or it cannot write there.
+    let ids = super::writable::run_ids(h);
     let user_targets: Vec<String> = h
         .req
         .volumes
@@ -68,8 +70,9 @@ fn tmpfs(h: &mut Hardening) {
         }
         let key = format!("filesystem.tmpfs.{p}");
         let source = h.profile_source(&key);
-        h.decide("tmpfs", format!("{p} {}", describe_tmpfs(options)), source);
-        map.insert(path::clean(p), options.clone());
+        let options = super::writable::owned(options, ids);
+        h.decide("tmpfs", format!("{p} {}", describe_tmpfs(&options)), source);
+        map.insert(path::clean(p), options);
     }
     let mut seen = Vec::new();
     for (p, options) in &h.req.tmpfs {
@@ -92,7 +95,9 @@ fn tmpfs(h: &mut Hardening) {
                 "filesystem.tmpfs_exec",
             ));
         }
-        map.insert(target, options.clone());
+        let options = super::writable::owned(options, ids);
+        h.decide("tmpfs", format!("{target} {}", describe_tmpfs(&options)), Hardening::flag(format!("--tmpfs {p}")));
+        map.insert(target, options);
     }
     if !map.is_empty() {
         h.hc.tmpfs = Some(map);

@@ -291,6 +291,7 @@ fn volumes_that_are_really_binds_or_devices() {
             VolumeFacts {
                 driver: "local".into(),
                 options: [("o", "bind"), ("type", "none"), ("device", "/")].map(|(k, v)| (k.into(), v.into())).into(),
+                ..VolumeFacts::default()
             },
         )]
         .into(),
@@ -305,13 +306,18 @@ fn volumes_that_are_really_binds_or_devices() {
 #[test]
 fn tmpfs_and_read_only_root() {
     let p = plan(&["--tmpfs", "/cache:rw,size=64m", "img:1"]);
-    assert_eq!(hc(&p).tmpfs.as_ref().unwrap()["/cache"], "rw,size=64m");
+    assert_eq!(hc(&p).tmpfs.as_ref().unwrap()["/cache"], "rw,size=64m,uid=65532,gid=65532", "owned by the run user");
     assert_eq!(refusals(&["--tmpfs", "/cache:exec", "img:1"]).len(), 1);
     assert_eq!(refusals(&["--read-only=false", "img:1"]).len(), 1);
     let web = plan_with(&["img:1"], &profile("web"), &host()).unwrap();
-    assert_eq!(hc(&web).tmpfs.as_ref().unwrap()["/tmp"], "size=64m");
+    assert_eq!(hc(&web).tmpfs.as_ref().unwrap()["/tmp"], "size=64m,uid=65532,gid=65532");
     let mine = plan_with(&["-v", "./t:/tmp", "img:1"], &profile("web"), &host()).unwrap();
     assert!(hc(&mine).tmpfs.is_none(), "the user's mount at /tmp wins");
+    assert_eq!(
+        hc(&plan(&["img:1"])).tmpfs.as_ref().unwrap()["/tmp"],
+        "size=64m,uid=65532,gid=65532",
+        "/tmp by default"
+    );
 }
 
 #[test]

@@ -25,6 +25,9 @@ pub enum DefaultUser {
 pub struct UserRule {
     pub default: DefaultUser,
     pub allow_root: bool,
+    /// The image's non-root USER, else the service user it was built for, before
+    /// `default`.
+    pub from_image: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +45,17 @@ pub struct Filesystem {
     pub binds_allow: Vec<PathBuf>,
     pub binds_propagation: bool,
     pub volume_drivers: Vec<String>,
+    pub image_tmpfs: ImageTmpfs,
     pub volume_types: Vec<String>,
+}
+
+/// The tmpfs mounts given to empty folders the image made writable for its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageTmpfs {
+    /// Bytes per mount.
+    pub size: i64,
+    /// Mounts at most (0: none).
+    pub max: usize,
 }
 
 /// A limit: the value used when the flag is absent, and the most a flag may ask for.
@@ -269,6 +282,14 @@ pub fn resolve(
         binds_allow,
         binds_propagation: binds.propagation.unwrap_or(false),
         volume_drivers: fs.volume_drivers.unwrap_or_else(|| vec!["local".into()]),
+        image_tmpfs: {
+            let it = fs.image_tmpfs.unwrap_or_default();
+            let size = it.size.map_or(16 << 20, |b| b.0);
+            if size <= 0 {
+                return Err(invalid("filesystem.image_tmpfs.size", "", "must be a size such as 16m"));
+            }
+            ImageTmpfs { size, max: it.max.unwrap_or(8) as usize }
+        },
         volume_types: fs.volume_types.unwrap_or_else(|| SAFE_TYPES.iter().map(|t| t.to_string()).collect()),
     };
     if let Some(t) = filesystem.volume_types.iter().find(|t| !SAFE_TYPES.contains(&t.as_str())) {
@@ -453,7 +474,7 @@ pub fn resolve(
         name: name.to_string(),
         description: file.description.unwrap_or_default(),
         origins,
-        user: UserRule { default: default_user, allow_root },
+        user: UserRule { default: default_user, allow_root, from_image: user.from_image.unwrap_or(true) },
         capabilities,
         filesystem,
         no_new_privileges: true,

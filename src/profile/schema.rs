@@ -32,6 +32,8 @@ pub struct UserSection {
     /// `UID:GID` (or a name) used when no `--user` is given, or `image`.
     pub default: Option<String>,
     pub allow_root: Option<bool>,
+    /// Whether the image's non-root USER or service user comes before `default`.
+    pub from_image: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +54,16 @@ pub struct FilesystemSection {
     pub volume_drivers: Option<Vec<String>>,
     /// Filesystem types a local volume may be (`type=` in its options).
     pub volume_types: Option<Vec<String>>,
+    pub image_tmpfs: Option<ImageTmpfsSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageTmpfsSection {
+    /// Size of each tmpfs given to an empty folder the image made writable for its user.
+    pub size: Option<Bytes>,
+    /// How many such folders get one (0: none).
+    pub max: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

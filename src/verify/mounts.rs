@@ -306,7 +306,8 @@ mod tests {
         host.volumes.insert("cache".into(), VolumeFacts { driver: "local".into(), ..Default::default() });
         let mut opts = std::collections::BTreeMap::new();
         opts.insert("type".to_string(), "tmpfs".to_string());
-        host.volumes.insert("ram".into(), VolumeFacts { driver: "local".into(), options: opts });
+        host.volumes
+            .insert("ram".into(), VolumeFacts { driver: "local".into(), options: opts, ..VolumeFacts::default() });
         host.containers.insert(
             "other".into(),
             vec![

@@ -152,6 +152,12 @@ impl Outcome {
         self
     }
 
+    pub fn stdout_lacks_line_with(self, a: &str, b: &str) -> Outcome {
+        let hit = self.stdout().lines().any(|l| l.contains(a) && l.contains(b));
+        assert!(!hit, "stdout has a line with {a:?} and {b:?}\n{}", self.context());
+        self
+    }
+
     pub fn stderr_has(self, s: &str) -> Outcome {
         assert!(self.stderr().contains(s), "stderr lacks {s:?}\n{}", self.context());
         self
@@ -296,4 +302,65 @@ where
 pub fn inspect(id: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&docker(["inspect", id])).unwrap();
     v[0].clone()
+}
+
+/// The service images (tests/support/services.sh): nginx, PostgreSQL 15, Redis 7, a Flask
+/// app under gunicorn with SQLite, memcached and Prometheus, built from Debian's packages
+/// and shaped like their official images.
+pub struct Services {
+    run: String,
+}
+
+impl Services {
+    /// `hardrun-test/svc-NAME:RUN`.
+    pub fn image(&self, name: &str) -> String {
+        format!("hardrun-test/svc-{name}:{}", self.run)
+    }
+}
+
+/// The service images, built once per test binary (the build script is idempotent per
+/// run and serialised by a lock, and its root filesystem is cached between runs).
+/// `None` without a daemon or mmdebstrap; a failure with HARDRUN_REQUIRE_DOCKER=1.
+pub fn services() -> Option<Services> {
+    static BUILT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    daemon()?;
+    let built = BUILT.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/services.sh");
+        let out = Command::new(script).arg("build").output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(std::env::var("HARDRUN_TEST_RUN").unwrap_or_else(|_| "local".into()))
+    });
+    match built {
+        Ok(run) => Some(Services { run: run.clone() }),
+        Err(why) if std::env::var("HARDRUN_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
+            panic!("HARDRUN_REQUIRE_DOCKER=1 but the service images could not be built: {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED (no service images): {why}");
+            None
+        }
+    }
+}
+
+/// Polls `f` until it returns `Some` or `limit` passes.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The host port docker published for a container port (`8080/tcp`).
+pub fn published_port(container: &str, port: &str) -> u16 {
+    let out = docker(["port", container, port]);
+    let first = out.lines().next().unwrap_or_else(|| panic!("{container} publishes no {port}"));
+    first.rsplit(':').next().unwrap().trim().parse().unwrap()
 }

@@ -111,8 +111,6 @@ impl Up<'_> {
                 pull: svc.req.pull,
                 platform: svc.req.platform.as_deref(),
                 quiet: self.quiet,
-                user: svc.req.user.as_ref(),
-                group_add: &svc.req.group_add,
                 everything: false,
             };
             let gathered = crate::command::gate::gather(&engine, &image, &svc.req.image, &wants, &mut signals)
