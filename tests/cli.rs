@@ -179,3 +179,21 @@ fn kernel_profiles_can_be_exported_and_checked() {
     hardrun(["apparmor", "export", "hardrun-default"]).run().success().stdout_has("profile hardrun-default");
     hardrun(["seccomp", "export", "nope"]).run().fails().stderr_has("hardrun-default");
 }
+
+#[test]
+fn invalid_image_references_are_one_line_at_once() {
+    // Each of these once spun at 100% CPU forever (and ignored Ctrl-C under `run`).
+    for bad in ["a=b", "ok/a*b:1", "my image:1", "aéb:1", "a\x1b]0;pwned\x07:1"] {
+        for cmd in ["plan", "run", "create"] {
+            let o = hardrun([cmd, bad])
+                .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+                .timeout(std::time::Duration::from_secs(10))
+                .run()
+                .fails()
+                .stderr_has("invalid image reference")
+                .stderr_lacks("\x1b");
+            assert_eq!(o.stderr().lines().count(), 1, "{}", o.stderr());
+        }
+    }
+    hardrun(["image", "check", "a=b"]).run().fails().stderr_has("'=' cannot appear");
+}
