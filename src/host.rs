@@ -70,14 +70,15 @@ pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, d
     let daemon_sockets = daemon_sockets.iter().map(|p| real_path(p)).chain(daemon_sockets.clone()).collect();
 
     let mut files = BTreeMap::new();
+    // The profile's own seccomp file was read (and, from the project, trusted) with it.
+    if let Some(text) = &profile.seccomp_text {
+        files.insert(PathBuf::from(&profile.seccomp), text.clone());
+    }
     let mut read = |p: &Path| {
-        if let Ok(text) = std::fs::read_to_string(p) {
-            files.insert(p.to_path_buf(), text);
+        if let Ok(text) = crate::bounded_file::read_text(p, crate::bounded_file::SECCOMP_MAX) {
+            files.entry(p.to_path_buf()).or_insert(text);
         }
     };
-    if crate::seccomp::bundled(&profile.seccomp).is_none() {
-        read(Path::new(&profile.seccomp));
-    }
     for opt in &req.security_opts {
         if let SecurityOpt::Seccomp(SeccompChoice::File(p)) = opt {
             read(p);

@@ -122,17 +122,32 @@ fn malformed_profiles_are_one_line_errors() {
 }
 
 #[test]
-fn project_profiles_are_found_in_the_working_directory() {
+fn project_profiles_are_found_in_the_working_directory_once_trusted() {
     let d = tempfile::tempdir().unwrap();
+    let config = d.path().join("config");
     let dir = d.path().join(".hardrun/profiles");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("api.yaml"), "extends: web\ncapabilities:\n  allow: [NET_BIND_SERVICE, NET_RAW]\n")
         .unwrap();
+    let config = config.to_str().unwrap();
     hardrun(["plan", "--profile", "api", "--cap-add", "NET_RAW", "img:1"])
         .current_dir(d.path())
+        .env("XDG_CONFIG_HOME", config)
+        .run()
+        .fails()
+        .stderr_has("hardrun profile trust");
+    hardrun(["profile", "trust", ".hardrun/profiles/api.yaml"])
+        .current_dir(d.path())
+        .env("XDG_CONFIG_HOME", config)
+        .run()
+        .success();
+    hardrun(["plan", "--profile", "api", "--cap-add", "NET_RAW", "img:1"])
+        .current_dir(d.path())
+        .env("XDG_CONFIG_HOME", config)
         .run()
         .success()
-        .stdout_has("add NET_RAW");
+        .stdout_has("add NET_RAW")
+        .stderr_has("api.yaml (trusted project file), then bundled:web");
     hardrun(["plan", "--cap-add", "NET_RAW", "img:1"])
         .current_dir(d.path())
         .run()

@@ -413,7 +413,6 @@ mod tests {
         assert!(start.elapsed() < std::time::Duration::from_secs(2), "{:?}", start.elapsed());
     }
 
-
     #[test]
     fn digests_of_the_same_repository() {
         let digests = vec![format!("127.0.0.1:5000/team/app@{D}"), format!("nginx@{D}")];
