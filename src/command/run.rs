@@ -158,12 +158,14 @@ impl<'a> Invocation<'a> {
         if self.quiet {
             return;
         }
+        // Notes and decisions can quote the image (its user, a warning about its labels).
+        use crate::sanitize::escape;
         for n in &plan.notices {
-            eprintln!("hardrun: note: {n}");
+            eprintln!("hardrun: note: {}", escape(n));
         }
         if self.verbose > 1 {
             for d in &plan.decisions {
-                eprintln!("hardrun: {}: {} ({})", d.control, d.value, d.source);
+                eprintln!("hardrun: {}", escape(&format!("{}: {} ({})", d.control, d.value, d.source)));
             }
         }
     }
@@ -211,7 +213,7 @@ impl Verification<'_> {
         match outcome {
             Ok(line) => {
                 if self.verbose {
-                    eprintln!("hardrun: verified: {line}");
+                    eprintln!("hardrun: verified: {}", crate::sanitize::escape(&line));
                 }
                 Ok(())
             }
