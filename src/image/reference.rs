@@ -107,11 +107,15 @@ impl ImageRef {
         format!("{}/{}", self.domain, self.path)
     }
 
-    /// The short form docker prints (`nginx:1.25`, `ghcr.io/x/y:1`).
+    /// The short form docker prints (`nginx:1.25`, `ghcr.io/x/y:1`), which parses back to
+    /// the same reference: a Docker Hub path whose first part would read as a registry
+    /// (`docker.io/a.b/c`) keeps its `docker.io/`.
     pub fn familiar(&self) -> String {
+        let first = self.path.split('/').next().unwrap_or_default();
+        let reads_as_registry = self.path.contains('/') && (first.contains('.') || first == "localhost");
         let repo = match (self.domain.as_str(), self.path.strip_prefix("library/")) {
             ("docker.io", Some(short)) if !short.contains('/') => short.to_string(),
-            ("docker.io", _) => self.path.clone(),
+            ("docker.io", _) if !reads_as_registry => self.path.clone(),
             _ => self.repository(),
         };
         let mut s = repo;
@@ -394,6 +398,8 @@ mod tests {
             "docker.io/library/a/b",
             "Upper/app",
             "localhost/app",
+            "docker.io/a.b/c",
+            "index.docker.io/localhost/c",
             &format!("app@{D}"),
         ] {
             let parsed = ImageRef::parse(r).unwrap();
