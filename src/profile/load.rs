@@ -405,12 +405,10 @@ fn check_name(name: &str) -> Result<(), ProfileError> {
     }
 }
 
-/// Parses one file as the schema, so a typo or a wrong type is reported with its line,
-/// and as plain YAML for merging.
+/// Parses one file as plain YAML for merging (its nesting checked first), and as the
+/// schema, so a typo or a wrong type is reported with its line. A file with no content
+/// (empty, only comments, `~`) sets nothing.
 fn parse_file(source: &Source) -> Result<(ProfileFile, Value), ProfileError> {
-    if source.text.trim().is_empty() {
-        return Ok((ProfileFile::default(), Value::Mapping(Default::default())));
-    }
     let failed = |e: yaml::YamlError| {
         let line = e.line().map(|l| format!(" line {l}")).unwrap_or_default();
         ProfileError(format!(
@@ -419,8 +417,11 @@ fn parse_file(source: &Source) -> Result<(ProfileFile, Value), ProfileError> {
             strip_location(&e.to_string())
         ))
     };
-    let file = yaml::from_str::<ProfileFile>(&source.text).map_err(failed)?;
-    let value = serde_yaml::from_str::<Value>(&source.text).unwrap_or(Value::Null);
+    let value = yaml::from_str::<Value>(&source.text).map_err(failed)?;
+    if value.is_null() {
+        return Ok((ProfileFile::default(), Value::Mapping(Default::default())));
+    }
+    let file = serde_yaml::from_str::<ProfileFile>(&source.text).map_err(|e| failed(yaml::YamlError::Parse(e)))?;
     Ok((file, value))
 }
 
@@ -638,6 +639,16 @@ mod tests {
         assert_eq!(p.resources.memory.default, Some(256 << 20));
         assert!(p.origin("resources.memory.default").ends_with("default.yaml"));
         assert_eq!(p.origin("resources.memory.max"), "bundled:default");
+    }
+
+    #[test]
+    fn a_file_that_sets_nothing_is_empty() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, text) in [("empty", ""), ("comments", "# to do\n# later\n"), ("null", "~\n"), ("dashes", "---\n")] {
+            let p = write(d.path(), &format!("{name}.yaml"), text);
+            let profile = loader_in(d.path()).load_file(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(profile.origins.len(), 0, "{name}");
+        }
     }
 
     #[test]
