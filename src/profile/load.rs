@@ -98,12 +98,12 @@ impl Loader {
     /// $XDG_CONFIG_HOME/hardrun/profiles (~/.config when unset), /etc/hardrun/profiles,
     /// then the bundled profiles.
     pub fn standard(cwd: &Path, env: &dyn Fn(&str) -> Option<String>) -> Loader {
-        let mut locations =
-            vec![Location::Project { dir: cwd.join(".hardrun/profiles"), trust: TrustList::standard(env) }];
         let config = env("XDG_CONFIG_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| env("HOME").map(|h| Path::new(&h).join(".config")));
+            .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".config")));
+        let trust = config.as_deref().map(TrustList::in_config);
+        let mut locations = vec![Location::Project { dir: cwd.join(".hardrun/profiles"), trust }];
         if let Some(c) = config {
             locations.push(Location::Dir(c.join("hardrun/profiles")));
         }
@@ -639,6 +639,16 @@ mod tests {
         assert_eq!(p.resources.memory.default, Some(256 << 20));
         assert!(p.origin("resources.memory.default").ends_with("default.yaml"));
         assert_eq!(p.origin("resources.memory.max"), "bundled:default");
+    }
+
+    #[test]
+    fn the_standard_path_keeps_the_trust_list_in_the_users_config() {
+        let env = |k: &str| (k == "HOME").then(|| "/home/dev".to_string());
+        let l = Loader::standard(Path::new("/work/app"), &env);
+        assert_eq!(l.trust_list().unwrap().file, Path::new("/home/dev/.config/hardrun/trusted.json"));
+        assert_eq!(l.locations[1], Location::Dir("/home/dev/.config/hardrun/profiles".into()));
+        let none = Loader::standard(Path::new("/work/app"), &|_| None);
+        assert!(none.trust_list().is_none(), "no config folder, nothing can be trusted");
     }
 
     #[test]

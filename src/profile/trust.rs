@@ -44,14 +44,10 @@ fn key(path: &Path) -> Result<String, String> {
 }
 
 impl TrustList {
-    /// The user's trust list, next to their profiles; `None` when neither
-    /// `XDG_CONFIG_HOME` nor `HOME` says where their config is.
-    pub fn standard(env: &dyn Fn(&str) -> Option<String>) -> Option<TrustList> {
-        let config = env("XDG_CONFIG_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".config")))?;
-        Some(TrustList { file: config.join("hardrun/trusted.json") })
+    /// The user's trust list in their config folder (`$XDG_CONFIG_HOME`), next to their
+    /// profiles.
+    pub fn in_config(config: &Path) -> TrustList {
+        TrustList { file: config.join("hardrun/trusted.json") }
     }
 
     /// The entries, when the list is there and readable. A list that another user owns
@@ -156,10 +152,6 @@ mod tests {
 
     #[test]
     fn the_list_lives_in_the_users_config() {
-        let env = |k: &str| (k == "HOME").then(|| "/home/dev".to_string());
-        assert_eq!(TrustList::standard(&env).unwrap().file, Path::new("/home/dev/.config/hardrun/trusted.json"));
-        let xdg = |k: &str| (k == "XDG_CONFIG_HOME").then(|| "/x".to_string());
-        assert_eq!(TrustList::standard(&xdg).unwrap().file, Path::new("/x/hardrun/trusted.json"));
-        assert_eq!(TrustList::standard(&|_| None), None);
+        assert_eq!(TrustList::in_config(Path::new("/x")).file, Path::new("/x/hardrun/trusted.json"));
     }
 }
