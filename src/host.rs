@@ -1,5 +1,6 @@
 //! Gathering the local facts policy needs, before it decides: the real working
-//! directory, where bind sources really point, the daemon socket's path, seccomp files.
+//! directory and home folder, where bind sources really point, the daemon socket's path
+//! and group, the host's groups, seccomp files.
 //! Thin I/O; every decision about these facts is in `policy`.
 
 use std::collections::BTreeMap;
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::policy::Host;
 use crate::profile::Profile;
-use crate::request::{SeccompChoice, SecurityOpt, VolumeSource, mount};
+use crate::request::{MountKind, SeccompChoice, SecurityOpt, VolumeSource, mount};
 
 /// Follows symlinks in the part of `path` that exists; the rest is appended as written
 /// (docker creates missing bind sources, so they cannot point anywhere yet).
@@ -32,6 +33,30 @@ pub fn real_path(path: &Path) -> PathBuf {
     }
 }
 
+/// Where the Docker daemon's API socket usually is; binding one hands over the daemon.
+pub const DAEMON_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/docker.sock"];
+
+/// The host's group file is read up to this size (it is a few KiB on any real host).
+const MAX_GROUP_FILE: u64 = 1 << 20;
+
+/// The host's groups as (name, gid), from /etc/group; empty when it cannot be read.
+pub fn host_groups(path: &Path) -> Vec<(String, u32)> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| if f.metadata()?.is_file() { Ok(f) } else { Err(std::io::ErrorKind::InvalidInput.into()) })
+        .and_then(|f| f.take(MAX_GROUP_FILE).read_to_string(&mut text));
+    if read.is_err() {
+        return Vec::new();
+    }
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.trim().split(':').collect();
+            Some((f.first()?.to_string(), f.get(2)?.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The unix socket path in a `unix://` address.
 pub fn socket_path(address: &str) -> Option<PathBuf> {
     address.strip_prefix("unix://").map(PathBuf::from)
@@ -51,7 +76,7 @@ pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, d
         }
     }
     for m in &req.mounts {
-        if m.kind == "bind"
+        if m.kind == MountKind::Bind
             && let Some(s) = &m.source
         {
             note(Path::new(s));
@@ -62,12 +87,17 @@ pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, d
             }
         }
     }
-    let mut daemon_sockets: Vec<PathBuf> =
-        ["/var/run/docker.sock", "/run/docker.sock"].iter().map(PathBuf::from).collect();
+    let mut daemon_sockets: Vec<PathBuf> = DAEMON_SOCKETS.iter().map(PathBuf::from).collect();
     if let Some(p) = docker_host.and_then(socket_path) {
         daemon_sockets.push(p);
     }
-    let daemon_sockets = daemon_sockets.iter().map(|p| real_path(p)).chain(daemon_sockets.clone()).collect();
+    let daemon_sockets: Vec<PathBuf> =
+        daemon_sockets.iter().map(|p| real_path(p)).chain(daemon_sockets.clone()).collect();
+    let socket_groups = daemon_sockets
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok().map(|m| (p.clone(), std::os::unix::fs::MetadataExt::gid(&m))))
+        .collect();
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| real_path(Path::new(&h)));
 
     let mut files = BTreeMap::new();
     // The profile's own seccomp file was read (and, from the project, trusted) with it.
@@ -84,7 +114,17 @@ pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, d
             read(p);
         }
     }
-    Host { cwd, real_paths, daemon_sockets, apparmor: Some(crate::apparmor::host_enabled()), files, ..Host::default() }
+    Host {
+        cwd,
+        home,
+        real_paths,
+        daemon_sockets,
+        socket_groups,
+        groups: host_groups(Path::new("/etc/group")),
+        apparmor: Some(crate::apparmor::host_enabled()),
+        files,
+        ..Host::default()
+    }
 }
 
 #[cfg(test)]

@@ -56,8 +56,22 @@ const INTENT: &[&str] = &[
 /// gathers binds through a Go map; env was seen reordered too): compared sorted.
 const ORDER_FREE: &[&str] = &["/HostConfig/Binds", "/Config/Env"];
 
+/// A user network by its ID: hardrun sends the ID it resolved and judged, where the
+/// docker CLI sends the name as typed.
+fn network_id(name: &str) -> Value {
+    let out =
+        std::process::Command::new("docker").args(["network", "inspect", "-f", "{{.Id}}", name]).output().unwrap();
+    match out.status.success() && !matches!(name, "bridge" | "none" | "host" | "default") {
+        true => Value::String(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        false => Value::String(name.to_string()),
+    }
+}
+
 fn field(v: &Value, pointer: &str) -> Option<Value> {
     let mut value = v.pointer(pointer).cloned();
+    if pointer == "/HostConfig/NetworkMode" {
+        value = value.and_then(|n| n.as_str().map(network_id));
+    }
     if ORDER_FREE.contains(&pointer)
         && let Some(Value::Array(items)) = &mut value
     {

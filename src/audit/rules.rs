@@ -8,14 +8,14 @@ use serde::Serialize;
 
 use crate::capability::Capability;
 use crate::engine::inspect::DaemonSetup;
+use crate::policy::host_paths::{RUNTIME_SOCKETS, exposed_system_path, exposes_runtime_socket};
+use crate::policy::{Refusal, isolation};
 use crate::profile::Profile;
-use crate::profile::model::exposed_system_path;
 use crate::request::size::format_bytes;
-use crate::request::{UserSpec, format_cpus, gobool};
-
-/// The daemon's API socket at its usual places; binding one (or a folder holding one)
-/// hands the container the daemon.
-const DOCKER_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/docker.sock"];
+use crate::request::{
+    MountKind, NamespaceKind, NamespaceMode, NetworkAttachment, NetworkMode, SeccompChoice, SecurityOpt, UserSpec,
+    format_cpus, gobool,
+};
 
 /// One thing a container does that the profile (or the benchmark) does not accept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,7 +125,8 @@ impl Audit<'_> {
                 ));
             }
         }
-        if self.security_opts().any(|(k, v)| k == "seccomp" && v == Some("unconfined")) {
+        let unconfined = SecurityOpt::Seccomp(SeccompChoice::Unconfined);
+        if self.hc.security_opt.iter().flatten().any(|o| SecurityOpt::parse(o).as_ref() == Ok(&unconfined)) {
             self.push(Finding::new(
                 "5.21",
                 "seccomp",
@@ -226,60 +227,57 @@ impl Audit<'_> {
     }
 
     fn namespaces(&mut self) {
-        let hc = &self.hc;
+        let hc = self.hc.clone();
         let net = hc.network_mode.clone().unwrap_or_default();
-        let (pid, ipc) = (hc.pid_mode.clone().unwrap_or_default(), hc.ipc_mode.clone().unwrap_or_default());
-        let (uts, userns) = (hc.uts_mode.clone().unwrap_or_default(), hc.userns_mode.clone().unwrap_or_default());
-        let recreate = |flag: &str| format!("recreate it without {flag}: each container gets its own namespace");
-        if net == "host" {
-            self.push(Finding::new(
+        let network = NetworkAttachment { name: net.clone(), ..Default::default() };
+        match network.mode() {
+            NetworkMode::Host => self.push(Finding::new(
                 "5.9",
                 "host-network",
                 "NetworkMode is host".into(),
                 "host networking removes network isolation: the container can reach every host port and interface",
                 "recreate it on a user-defined network and publish what it serves with -p 127.0.0.1:PORT:PORT",
-            ));
-        } else if let Some(other) = net.strip_prefix("container:") {
-            self.push(Finding::new(
+            )),
+            NetworkMode::Container(other) => self.push(Finding::new(
                 "5.9",
                 "shared-network",
-                format!("NetworkMode is {net}"),
+                format!("NetworkMode is {}", network.name),
                 format!("it shares container {other}'s network namespace, so a break-in in one reaches both"),
                 "put both containers on a user-defined network (docker network create NET; --network NET)",
-            ));
+            )),
+            NetworkMode::Bridge | NetworkMode::None | NetworkMode::User(_) => {}
         }
-        if pid == "host" {
-            let why = "the container sees every host process and can signal or trace those of its user";
-            self.push(Finding::new("5.15", "host-pid", "PidMode is host".into(), why, &recreate("--pid host")));
-        } else if pid.starts_with("container:") {
-            let why = "it shares another container's processes, so a break-in in one reaches both";
-            self.push(Finding::new("5.15", "shared-pid", format!("PidMode is {pid}"), why, &recreate("--pid")));
-        }
-        if ipc == "host" {
-            let why = "the container shares the host's shared memory, semaphores and message queues";
-            self.push(Finding::new("5.16", "host-ipc", "IpcMode is host".into(), why, &recreate("--ipc host")));
-        } else if ipc.starts_with("container:") {
-            let why = "it shares another container's shared memory, so a break-in in one reaches both";
-            self.push(Finding::new("5.16", "shared-ipc", format!("IpcMode is {ipc}"), why, &recreate("--ipc")));
-        }
-        if uts == "host" {
-            let why =
-                "the container shares the host's hostname and domain name, and with CAP_SYS_ADMIN can change them";
-            self.push(Finding::new("5.20", "host-uts", "UTSMode is host".into(), why, &recreate("--uts host")));
-        }
-        if userns == "host" {
-            let why = if self.daemon.facts.userns {
-                "it opts out of the daemon's userns-remap, so root in it is root on the host"
-            } else {
-                "it opts out of user-namespace remapping (off on this daemon anyway: see hardrun doctor)"
+        let cgroupns = hc.cgroupns_mode.map(|m| m.to_string()).unwrap_or_default();
+        let modes = [
+            (NamespaceKind::Pid, hc.pid_mode.clone(), Some("5.15"), "PidMode"),
+            (NamespaceKind::Ipc, hc.ipc_mode.clone(), Some("5.16"), "IpcMode"),
+            (NamespaceKind::Uts, hc.uts_mode.clone(), Some("5.20"), "UTSMode"),
+            (NamespaceKind::User, hc.userns_mode.clone(), Some("5.30"), "UsernsMode"),
+            (NamespaceKind::Cgroup, Some(cgroupns), None, "CgroupnsMode"),
+        ];
+        for (kind, value, cis, field) in modes {
+            let value = value.unwrap_or_default();
+            // The one judgement of namespace modes is policy's.
+            let (refusal, host) = match NamespaceMode::parse(kind, &value) {
+                Ok(mode) => (isolation::namespace_refusal(kind, &mode), mode.is_host()),
+                Err(e) => (Some(Refusal::never(value.clone(), e, "recreate it with a mode docker documents")), false),
             };
-            self.push(Finding::new(
-                "5.30",
-                "host-userns",
-                "UsernsMode is host".into(),
-                why,
-                &recreate("--userns host"),
-            ));
+            let Some(r) = refusal else { continue };
+            let check = namespace_check(kind, host);
+            let why = match (kind, host) {
+                (NamespaceKind::User, true) if self.daemon.facts.userns => {
+                    "it opts out of the daemon's userns-remap, so root in it is root on the host".to_string()
+                }
+                (NamespaceKind::User, true) => {
+                    "it opts out of user-namespace remapping (off on this daemon anyway: see hardrun doctor)"
+                        .to_string()
+                }
+                _ => r.why,
+            };
+            let mut f = Finding::new(cis.unwrap_or("-"), check, format!("{field} is {value}"), why, "");
+            f.cis = cis;
+            f.fix = format!("recreate it without {}: {}", kind.flag(), r.fix);
+            self.push(f);
         }
         if net.is_empty() || net == "default" || net == "bridge" {
             let mut why = "docker0 is shared by every container started without a network".to_string();
@@ -302,7 +300,7 @@ impl Audit<'_> {
 
     /// The daemon's sockets as this host has them: the usual places and the one hardrun uses.
     fn daemon_sockets(&self) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = DOCKER_SOCKETS.iter().map(PathBuf::from).collect();
+        let mut out: Vec<PathBuf> = crate::host::DAEMON_SOCKETS.iter().map(PathBuf::from).collect();
         out.extend(self.daemon.socket.as_ref().map(|s| s.path.clone()));
         out.extend(self.daemon.host.strip_prefix("unix://").map(PathBuf::from));
         out
@@ -327,12 +325,14 @@ impl Audit<'_> {
                     .unless("filesystem.binds.propagation"),
                 );
             }
-            if m.typ.as_deref() != Some("bind") || source.is_empty() {
+            if m.typ.as_deref().and_then(MountKind::parse) != Some(MountKind::Bind) || source.is_empty() {
                 continue;
             }
             let path = Path::new(&source);
-            let is_socket = path.file_name().is_some_and(|n| n == "docker.sock") || sockets.iter().any(|s| s == path);
-            if is_socket || sockets.iter().any(|s| s.starts_with(path)) {
+            // The same judgement as a run's binds (policy's), on the path the daemon reports.
+            let is_socket = sockets.iter().any(|s| s == path)
+                || path.file_name().is_some_and(|n| RUNTIME_SOCKETS.iter().any(|s| n == *s));
+            if exposes_runtime_socket(path, path, &sockets) {
                 self.push(Finding::new(
                     "5.31",
                     "docker-socket",
@@ -582,4 +582,20 @@ fn over_ceiling(cis: &'static str, check: &'static str, detail: String, max: &st
         &format!("recreate it with {max} or less"),
     )
     .unless(key)
+}
+
+/// The check name for a namespace mode: the host's, or another container's.
+fn namespace_check(kind: NamespaceKind, host: bool) -> &'static str {
+    match (kind, host) {
+        (NamespaceKind::Pid, true) => "host-pid",
+        (NamespaceKind::Pid, false) => "shared-pid",
+        (NamespaceKind::Ipc, true) => "host-ipc",
+        (NamespaceKind::Ipc, false) => "shared-ipc",
+        (NamespaceKind::Uts, true) => "host-uts",
+        (NamespaceKind::Uts, false) => "shared-uts",
+        (NamespaceKind::User, true) => "host-userns",
+        (NamespaceKind::User, false) => "shared-userns",
+        (NamespaceKind::Cgroup, true) => "host-cgroupns",
+        (NamespaceKind::Cgroup, false) => "shared-cgroupns",
+    }
 }

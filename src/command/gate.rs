@@ -18,7 +18,7 @@ use crate::profile::model::Scan;
 use crate::profile::schema::SecretsRule;
 use crate::profile::{DefaultUser, Profile};
 use crate::request::PullPolicy;
-use crate::request::user::{UserSpec, is_root_id};
+use crate::request::user::UserSpec;
 
 /// What the caller is about to do with the image.
 pub struct Wants<'a> {
@@ -34,13 +34,15 @@ pub struct Wants<'a> {
 }
 
 impl Wants<'_> {
-    /// Whether a user or group name must be resolved in the image's /etc/passwd.
-    fn names(&self, image_user: &str) -> bool {
-        let chosen = match (self.user, &self.profile.user.default) {
-            (Some(u), _) | (None, DefaultUser::Fixed(u)) => user::has_names(u),
-            (None, DefaultUser::Image) => UserSpec::parse(image_user).is_ok_and(|u| user::has_names(&u)),
-        };
-        chosen || self.group_add.iter().any(|g| user::is_name(g) && !is_root_id(g))
+    /// Whether the user and groups must be resolved in the image's /etc/passwd and
+    /// /etc/group (names, a user without a group, `--group-add`).
+    fn needs_files(&self, image_user: &str) -> bool {
+        match (self.user, &self.profile.user.default) {
+            (Some(u), _) | (None, DefaultUser::Fixed(u)) => user::needs_files(u, self.group_add),
+            (None, DefaultUser::Image) => {
+                UserSpec::parse(image_user.trim()).is_ok_and(|u| user::needs_files(&u, self.group_add))
+            }
+        }
     }
 }
 
@@ -65,7 +67,7 @@ pub async fn gather(
         entry.history = Some(engine.image_history(&facts.id).await?);
         changed = true;
     }
-    if (rule.minimal || wants.everything || wants.names(&facts.user)) && entry.contents.is_none() {
+    if (rule.minimal || wants.everything || wants.needs_files(&facts.user)) && entry.contents.is_none() {
         let (folders, programs) = (minimal::folders(&facts.env), minimal::programs());
         // A look creates a container: let it finish and remove it before a signal counts.
         let look = engine.look_inside(&facts.id, &folders, &programs);

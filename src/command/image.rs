@@ -33,7 +33,7 @@ pub async fn check(cmd: &ImageCheckCommand, global: &Global, quiet: bool) -> Res
 
     let mut checks = judge(&image, &cmd.image, Some(&facts), &profile.image);
     // The user after the reference checks, as a run decides it.
-    checks.insert(3, user_check(&cmd.image, Some(&facts), &profile.user.default, root_allowed));
+    checks.insert(3, user_check(&cmd.image, Some(&facts), &profile, root_allowed));
     match cmd.format {
         ReportFormat::Table => print!("{}", table(&image, &facts, &profile, &checks)),
         ReportFormat::Json => {

@@ -22,7 +22,11 @@ pub fn run(cmd: &PlanCommand, global: &Global) -> Result<i32> {
     let plan = policy::harden(&req, &profile, &host).map_err(Refused)?;
     match cmd.format {
         PlanFormat::Table => print!("{}", table::render(&plan)),
-        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan.to_json())?),
+        PlanFormat::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &plan.document())?;
+            std::io::Write::write_all(&mut out, b"\n")?;
+        }
         PlanFormat::Docker => println!("{}", docker_argv::render(&plan, &seccomp_file(&plan)?)),
     }
     Ok(0)

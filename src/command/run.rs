@@ -15,7 +15,7 @@ use crate::image::ImageRef;
 use crate::plan::Plan;
 use crate::policy::{self, Host};
 use crate::profile::{Loader, Profile};
-use crate::request::{RunRequest, VolumeSource};
+use crate::request::{MountKind, NetworkAttachment, NetworkMode, RunRequest, VolumeSource};
 
 /// What `run` and `create` share: the parsed request and the context it runs in.
 pub struct Invocation<'a> {
@@ -86,11 +86,16 @@ impl<'a> Invocation<'a> {
         }
         host.userns_remapped = facts.userns || facts.rootless;
         host.daemon_asked = true;
+        for term in self.network_terms() {
+            if let Some(n) = engine.find_network(&term).await? {
+                host.networks.insert(term, n);
+            }
+        }
         let named = self.req.volumes.iter().filter_map(|v| match &v.source {
             VolumeSource::Named(n) => Some(n.clone()),
             _ => None,
         });
-        let mounted = self.req.mounts.iter().filter(|m| m.kind == "volume").filter_map(|m| m.source.clone());
+        let mounted = self.req.mounts.iter().filter(|m| m.kind == MountKind::Volume).filter_map(|m| m.source.clone());
         for name in named.chain(mounted) {
             if let Some(v) = engine.volume(&name).await? {
                 host.volumes.insert(name, v);
@@ -108,6 +113,23 @@ impl<'a> Invocation<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The networks to resolve through the daemon: every user-defined one named by
+    /// `--network`, or the profile's default when it is one.
+    fn network_terms(&self) -> Vec<String> {
+        let default = NetworkAttachment { name: self.profile.network.default.clone(), ..Default::default() };
+        let defaults =
+            (self.req.networks.is_empty() && default.name != crate::policy::ISOLATED_NETWORK).then_some(&default);
+        self.req
+            .networks
+            .iter()
+            .chain(defaults)
+            .filter_map(|n| match n.mode() {
+                NetworkMode::User(term) => Some(term.to_string()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// On an AppArmor host the bundled profile must be in the kernel: hardrun loads it when

@@ -44,6 +44,10 @@ impl Engine {
             repo_digests: img.repo_digests.unwrap_or_default(),
             env: config.env.unwrap_or_default(),
             labels: config.labels.unwrap_or_default().into_iter().collect(),
+            working_dir: config.working_dir.unwrap_or_default(),
+            entrypoint: config.entrypoint.unwrap_or_default(),
+            cmd: config.cmd.unwrap_or_default(),
+            exposed_ports: config.exposed_ports.unwrap_or_default(),
             size: img.size.unwrap_or_default().max(0) as u64,
             layers: img.root_fs.and_then(|r| r.layers).map_or(0, |l| l.len()),
             ..ImageFacts::default()

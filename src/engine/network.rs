@@ -9,6 +9,7 @@ use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 
 use super::{Engine, describe, status_of};
+use crate::policy::NetworkFacts;
 
 pub const NAME: &str = "hardrun";
 pub const LABEL: &str = "org.hardrun.network";
@@ -43,6 +44,25 @@ impl Engine {
             let _ = self.docker.remove_network(&mine).await;
         }
         Ok(chosen)
+    }
+
+    /// The network the daemon means by `term` (an ID, a name or an ID prefix, resolved by
+    /// the daemon itself, ambiguity included), `None` when it has none.
+    pub async fn find_network(&self, term: &str) -> Result<Option<NetworkFacts>> {
+        // The term is a path segment of the request: anything but a plain name cannot be
+        // a network's name or ID, and must not reach another endpoint.
+        if term.is_empty() || !term.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+            return Ok(None);
+        }
+        match self.docker.inspect_network(term, None).await {
+            Ok(n) => Ok(Some(NetworkFacts {
+                id: n.id.unwrap_or_default(),
+                name: n.name.unwrap_or_default(),
+                driver: n.driver.unwrap_or_default(),
+            })),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(anyhow!("looking up network {term}: {}", describe(&e))),
+        }
     }
 
     async fn oldest_isolated(&self) -> Result<Option<String>> {

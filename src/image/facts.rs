@@ -20,6 +20,13 @@ pub struct ImageFacts {
     pub env: Vec<String>,
     /// `Config.Labels`.
     pub labels: BTreeMap<String, String>,
+    /// `Config.WorkingDir`, empty when unset.
+    pub working_dir: String,
+    /// `Config.Entrypoint` and `Config.Cmd`.
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    /// `Config.ExposedPorts` keys (`80/tcp`), which `-P` publishes.
+    pub exposed_ports: Vec<String>,
     /// Bytes, as the daemon reports them.
     pub size: u64,
     /// Filesystem layers (`RootFS.Layers`).

@@ -8,11 +8,11 @@ use serde::Serialize;
 use super::facts::{ImageFacts, ScanResult};
 use super::minimal::{Tools, size_and_layers};
 use super::scan::{Severity, at_or_above, counts};
-use super::{ImageRef, secrets, user};
-use crate::profile::DefaultUser;
+use super::{ImageRef, secrets};
+use crate::policy::identity::{self, Judged};
 use crate::profile::model::ImageRule;
 use crate::profile::schema::{SecretsRule, TagRule};
-use crate::request::UserSpec;
+use crate::profile::{DefaultUser, Profile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -292,40 +292,35 @@ fn scan(asked: &str, facts: Option<&ImageFacts>, rule: &ImageRule) -> Check {
     }
 }
 
-/// Who the image would run as under `default` when no --user is given (for the report;
-/// a run decides it in `policy::identity` with the same rules).
-pub fn user_check(typed: &str, facts: Option<&ImageFacts>, default: &DefaultUser, root_allowed: bool) -> Check {
+/// Who the image would run as under the profile when no --user is given, judged by
+/// `policy::identity` exactly as a run judges it (for the report).
+pub fn user_check(typed: &str, facts: Option<&ImageFacts>, profile: &Profile, root_allowed: bool) -> Check {
     const KEY: &str = "user.default";
-    let asked = format!("image {typed}");
     let image_user = facts.map(|f| f.user.trim()).unwrap_or_default();
-    let contents = facts.and_then(|f| f.contents.as_ref());
     let shown = if image_user.is_empty() { "no USER (root)".to_string() } else { format!("USER {image_user}") };
-    let (spec, whose) = match default {
-        DefaultUser::Fixed(u) => (u.clone(), format!("the profile's user {u} (the image has {shown})")),
-        DefaultUser::Image => {
-            if facts.is_none() {
-                return Check::new("user", KEY, Status::Skip, "the image's USER is read when it is inspected");
-            }
-            match UserSpec::parse(image_user) {
-                Ok(u) if !u.is_root() || root_allowed => (u, format!("the image's {shown}")),
-                _ => {
-                    return Check::refuse(
-                        "user",
-                        KEY,
-                        format!("{asked} with {shown}"),
-                        "the image runs as root and no --user was given".into(),
-                        "pass --user UID:GID, or add a USER line with a non-root user to the Dockerfile",
-                    );
-                }
-            }
-        }
+    let shown = crate::sanitize::escape(&shown);
+    let chosen = match identity::default_user(profile, typed, facts, root_allowed) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Check::new("user", KEY, Status::Skip, "the image's USER is read when it is inspected"),
+        Err(r) => return Check::refuse("user", KEY, r.asked, r.why, r.fix),
     };
-    if facts.is_some()
-        && let Some(p) = user::problem(&spec, contents, root_allowed)
-    {
-        return Check::refuse("user", KEY, format!("{asked} as {spec}"), p.why, p.fix);
+    let whose = match &profile.user.default {
+        DefaultUser::Fixed(u) => format!("the profile's user {u} (the image has {shown})"),
+        DefaultUser::Image => format!("the image's {shown}"),
+    };
+    let files = facts.and_then(|f| f.contents.as_ref());
+    let host = crate::policy::Host::default();
+    match identity::judge(&chosen, &[], files, &host, root_allowed) {
+        Judged::Ids(ids, refusals) => match refusals.into_iter().next() {
+            Some(r) => Check::refuse("user", KEY, r.asked, r.why, r.fix),
+            None => Check::new("user", KEY, Status::Pass, format!("runs as {whose}, uid:gid {}", ids.user_spec())),
+        },
+        Judged::NotRead if facts.is_none() => {
+            Check::new("user", KEY, Status::Skip, "the image's users are read when it is inspected")
+        }
+        Judged::NotRead => Check::new("user", KEY, Status::Pass, format!("runs as {whose}")),
+        Judged::Refused(r) => Check::refuse("user", KEY, r.asked, r.why, r.fix),
     }
-    Check::new("user", KEY, Status::Pass, format!("runs as {whose}"))
 }
 
 #[cfg(test)]
@@ -481,9 +476,17 @@ mod tests {
         assert_eq!(check(&run("app:1", Some(&missing), &scanning("HIGH", false)), "scan").status, Status::Warn);
     }
 
+    fn with_default(user: DefaultUser) -> Profile {
+        let mut p = crate::profile::load::Loader { locations: vec![crate::profile::load::Location::Bundled] }
+            .load("default")
+            .unwrap();
+        p.user.default = user;
+        p
+    }
+
     #[test]
     fn users() {
-        let image = DefaultUser::Image;
+        let image = with_default(DefaultUser::Image);
         assert_eq!(user_check("app:1", Some(&facts()), &image, false).status, Status::Pass);
         let root = ImageFacts { user: String::new(), ..facts() };
         let c = user_check("app:1", Some(&root), &image, false);
@@ -492,9 +495,15 @@ mod tests {
         assert_eq!(user_check("app:1", Some(&named), &image, false).status, Status::Pass);
         let ghost = ImageFacts { user: "ghost".into(), ..facts() };
         assert!(user_check("app:1", Some(&ghost), &image, false).detail.contains("no user \"ghost\""));
-        let fixed = DefaultUser::Fixed(UserSpec::parse("65532:65532").unwrap());
+        let fixed = with_default(DefaultUser::Fixed(crate::request::UserSpec::parse("65532:65532").unwrap()));
         let c = user_check("app:1", Some(&root), &fixed, false);
         assert_eq!(c.status, Status::Pass, "the profile's user runs it, whatever the image says");
         assert!(c.detail.contains("no USER (root)"));
+        // Judged as a run judges it: a name the image's passwd makes root is refused.
+        let mut rooted = ImageFacts { user: "app".into(), ..facts() };
+        rooted.contents.as_mut().unwrap().passwd =
+            Some("\tapp:x:0:0::/:/bin/sh\napp:x:10001:10001::/:/bin/sh\n".into());
+        let c = user_check("app:1", Some(&rooted), &image, false);
+        assert_eq!(c.status, Status::Refuse, "{c:?}");
     }
 }

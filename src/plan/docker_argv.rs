@@ -217,25 +217,18 @@ fn network(a: &mut Args, plan: &Plan, hc: &HostConfig) {
         }
         (Some(mode), None) => a.pair("--network", mode),
     }
-    let mut bindings: Vec<_> = hc.port_bindings.iter().flatten().collect();
-    bindings.sort_by(|x, y| x.0.cmp(y.0));
-    for (port, list) in &bindings {
-        for b in list.iter().flatten() {
-            let ip = b.host_ip.as_deref().filter(|i| !i.is_empty());
-            let host_port = b.host_port.as_deref().unwrap_or_default();
-            let spec = match (ip, host_port) {
-                (Some(ip), hp) if ip.contains(':') => format!("[{ip}]:{hp}:{port}"),
-                (Some(ip), hp) => format!("{ip}:{hp}:{port}"),
-                (None, "") => port.to_string(),
-                (None, hp) => format!("{hp}:{port}"),
-            };
-            a.pair("-p", &spec);
-        }
+    for spec in publish_specs(hc) {
+        a.pair("-p", &spec);
     }
-    for port in plan.create.exposed_ports.iter().flatten() {
-        if !bindings.iter().any(|(p, _)| *p == port) {
-            a.pair("--expose", port);
-        }
+    let bound: std::collections::HashSet<&String> = hc.port_bindings.iter().flatten().map(|(k, _)| k).collect();
+    let exposed = plan.create.exposed_ports.iter().flatten().filter(|p| !bound.contains(p));
+    for spec in fold(exposed.filter_map(|k| split_key(k)).map(|(port, proto)| Entry {
+        proto,
+        ip: String::new(),
+        port,
+        host: String::new(),
+    })) {
+        a.pair("--expose", &spec.expose());
     }
     a.switch("-P", hc.publish_all_ports == Some(true));
     a.list("--dns", hc.dns.as_ref());
@@ -298,6 +291,92 @@ fn storage(a: &mut Args, plan: &Plan, hc: &HostConfig) {
     for (k, v) in storage_opts {
         a.pair("--storage-opt", &format!("{k}={v}"));
     }
+}
+
+/// One port of the body: container port, protocol, host address and host port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    proto: String,
+    ip: String,
+    port: u16,
+    host: String,
+}
+
+/// A run of consecutive ports, host ports following container ports one for one.
+struct Run {
+    first: Entry,
+    last_port: u16,
+    last_host: String,
+}
+
+impl Run {
+    fn range(first: u16, last: u16) -> String {
+        if first == last { first.to_string() } else { format!("{first}-{last}") }
+    }
+
+    fn publish(&self) -> String {
+        let ports = format!("{}/{}", Run::range(self.first.port, self.last_port), self.first.proto);
+        let host = match self.first.host.as_str() {
+            "" => String::new(),
+            h if self.last_host == h => h.to_string(),
+            h => format!("{h}-{}", self.last_host),
+        };
+        match (self.first.ip.as_str(), host.as_str()) {
+            ("", "") => ports,
+            ("", h) => format!("{h}:{ports}"),
+            (ip, h) if ip.contains(':') => format!("[{ip}]:{h}:{ports}"),
+            (ip, h) => format!("{ip}:{h}:{ports}"),
+        }
+    }
+
+    fn expose(&self) -> String {
+        format!("{}/{}", Run::range(self.first.port, self.last_port), self.first.proto)
+    }
+}
+
+fn split_key(key: &str) -> Option<(u16, String)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    Some((port.parse().ok()?, proto.to_string()))
+}
+
+/// Folds sorted entries into runs: `-p 1-65535:1-65535` stays one flag, not 65535.
+fn fold(entries: impl Iterator<Item = Entry>) -> Vec<Run> {
+    let mut entries: Vec<Entry> = entries.collect();
+    entries.sort();
+    let mut runs: Vec<Run> = Vec::new();
+    for e in entries {
+        if let Some(run) = runs.last_mut() {
+            let next_host = match (run.last_host.parse::<u32>(), e.host.parse::<u32>()) {
+                (Ok(last), Ok(host)) => host == last + 1,
+                _ => run.last_host.is_empty() && e.host.is_empty(),
+            };
+            if run.first.proto == e.proto
+                && run.first.ip == e.ip
+                && u32::from(e.port) == u32::from(run.last_port) + 1
+                && next_host
+            {
+                run.last_port = e.port;
+                run.last_host = e.host;
+                continue;
+            }
+        }
+        runs.push(Run { last_port: e.port, last_host: e.host.clone(), first: e });
+    }
+    runs
+}
+
+/// The `-p` values for the body's port bindings, folded into ranges.
+fn publish_specs(hc: &HostConfig) -> Vec<String> {
+    let mut entries = Vec::new();
+    for (key, list) in hc.port_bindings.iter().flatten() {
+        let Some((port, proto)) = split_key(key) else { continue };
+        for b in list.iter().flatten() {
+            let ip = b.host_ip.clone().unwrap_or_default();
+            let host = b.host_port.clone().unwrap_or_default();
+            entries.push(Entry { proto: proto.clone(), ip, port, host });
+        }
+    }
+    fold(entries.into_iter()).iter().map(Run::publish).collect()
 }
 
 /// Quotes a `--mount` field the way the docker CLI's CSV reader expects, when needed.

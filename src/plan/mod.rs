@@ -101,15 +101,27 @@ pub struct Plan {
     pub seccomp: SeccompSource,
 }
 
+/// The `--format json` document, borrowed from the plan: serialized straight to text, so
+/// a body with one entry per published port costs its text, not a JSON tree besides.
+#[derive(Serialize)]
+pub struct PlanDocument<'a> {
+    name: &'a Option<String>,
+    image: String,
+    /// The Engine API body, verbatim.
+    create: &'a ContainerCreateBody,
+    decisions: &'a [Decision],
+    notices: &'a [String],
+}
+
 impl Plan {
     /// The `--format json` document: `create` is the Engine API body, verbatim.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "image": self.image.familiar(),
-            "create": serde_json::to_value(&self.create).unwrap_or_default(),
-            "decisions": self.decisions,
-            "notices": self.notices,
-        })
+    pub fn document(&self) -> PlanDocument<'_> {
+        PlanDocument {
+            name: &self.name,
+            image: self.image.familiar(),
+            create: &self.create,
+            decisions: &self.decisions,
+            notices: &self.notices,
+        }
     }
 }

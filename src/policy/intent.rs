@@ -2,12 +2,15 @@
 //! labels, names, restart, logging, DNS, health... carried into the create body exactly
 //! as the docker CLI would send it, so `docker inspect` shows the same.
 
-use bollard::models::{HealthConfig, HostConfigLogConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{HealthConfig, RestartPolicy, RestartPolicyNameEnum};
 
 use super::{Hardening, hashmap};
 
 /// Label hardrun puts on its containers, so `audit` and clean-up can find them.
 pub const PROFILE_LABEL: &str = "org.hardrun.profile";
+
+/// Labels under this prefix are hardrun's own (the profile, probe containers it sweeps).
+pub const RESERVED_LABELS: &str = "org.hardrun.";
 
 pub(super) fn apply(h: &mut Hardening) {
     let req = h.req;
@@ -15,17 +18,20 @@ pub(super) fn apply(h: &mut Hardening) {
     if !req.command.is_empty() {
         c.cmd = Some(req.command.clone());
     }
-    if let Some(ep) = &req.entrypoint {
-        // `--entrypoint ""` clears the image's entrypoint, as docker does.
-        c.entrypoint = Some(vec![ep.clone()]);
-    }
     if !req.env.is_empty() {
         c.env = Some(req.env.clone());
     }
+    for key in req.labels.keys().filter(|k| k.starts_with(RESERVED_LABELS)) {
+        h.refusals.push(super::Refusal::never(
+            format!("--label {key}"),
+            format!("labels under {RESERVED_LABELS} are hardrun's own: audit and clean-up act on them"),
+            "use a label of your own namespace",
+        ));
+    }
+    let c = &mut h.config;
     let mut labels = hashmap(&req.labels);
     labels.insert(PROFILE_LABEL.into(), h.profile.name.clone());
     c.labels = Some(labels);
-    c.working_dir = req.workdir.clone();
     c.hostname = req.hostname.clone();
     c.domainname = req.domainname.clone();
     c.stop_signal = req.stop_signal.clone();
@@ -54,23 +60,15 @@ pub(super) fn apply(h: &mut Hardening) {
         },
         None => RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None },
     });
-    if req.log_driver.is_some() || !req.log_opts.is_empty() {
-        hc.log_config = Some(HostConfigLogConfig {
-            typ: req.log_driver.clone(),
-            config: (!req.log_opts.is_empty()).then(|| hashmap(&req.log_opts)),
-        });
-    }
     let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     // The docker CLI always sends these, empty when unset; so does hardrun, for identical inspects.
     hc.dns = Some(req.dns.clone());
     hc.dns_options = Some(req.dns_options.clone());
     hc.dns_search = Some(req.dns_search.clone());
     hc.extra_hosts = list(&req.add_hosts);
-    hc.links = list(&req.links);
     hc.init = req.init;
     hc.container_id_file = req.cidfile.as_ref().map(|p| p.display().to_string());
     hc.storage_opt = (!req.storage_opts.is_empty()).then(|| hashmap(&req.storage_opts));
-    hc.annotations = (!req.annotations.is_empty()).then(|| hashmap(&req.annotations));
     hc.isolation = req.isolation.as_deref().and_then(|i| match i {
         "default" => Some(bollard::models::HostConfigIsolationEnum::DEFAULT),
         "process" => Some(bollard::models::HostConfigIsolationEnum::PROCESS),

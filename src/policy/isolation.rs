@@ -4,7 +4,7 @@
 use super::{Hardening, Refusal};
 use crate::capability::Capability;
 use crate::plan::SeccompSource;
-use crate::request::{SeccompChoice, SecurityOpt};
+use crate::request::{NamespaceKind, NamespaceMode, SeccompChoice, SecurityOpt};
 
 pub(super) fn apply(h: &mut Hardening) {
     privileged(h);
@@ -13,7 +13,6 @@ pub(super) fn apply(h: &mut Hardening) {
     security_opts(h);
     devices(h);
     runtime_and_kernel(h);
-    proc_paths(h);
 }
 
 fn privileged(h: &mut Hardening) {
@@ -34,58 +33,53 @@ fn privileged(h: &mut Hardening) {
     h.hc.privileged = Some(false);
 }
 
-/// `host` or `container:NAME` for a namespace flag.
-fn shared_namespace(flag: &str, value: &str) -> Option<Refusal> {
-    if value == "host" {
-        return Some(Refusal::never(
-            format!("{flag}={value}"),
-            format!("it puts the container in the host's {} namespace, so it sees and reaches the host's", &flag[2..]),
+/// Why a namespace mode is refused: the host's namespace, or another container's. The
+/// one judgement of namespace modes; `audit` asks it too.
+pub fn namespace_refusal(kind: NamespaceKind, mode: &NamespaceMode) -> Option<Refusal> {
+    let asked = format!("{}={mode}", kind.flag());
+    match mode {
+        NamespaceMode::Default | NamespaceMode::Private | NamespaceMode::Shareable | NamespaceMode::None => None,
+        NamespaceMode::Host => Some(Refusal::never(
+            asked,
+            format!("it puts the container in the host's {} namespace, so it sees and reaches the host's", kind.noun()),
             "leave the flag out: each container gets its own namespace",
-        ));
-    }
-    value.strip_prefix("container:").map(|other| {
-        Refusal::never(
-            format!("{flag}={value}"),
+        )),
+        NamespaceMode::Container(other) => Some(Refusal::never(
+            asked,
             format!("it joins container {other}'s namespace, so a break-in in either one reaches both"),
             "let the containers talk over a user-defined network instead (docker network create, --network)",
-        )
-    })
+        )),
+    }
 }
 
 fn namespaces(h: &mut Hardening) {
     let req = h.req;
-    let checks: [(&str, &Option<String>, &[&str]); 5] = [
-        ("--pid", &req.pid, &[""]),
-        ("--ipc", &req.ipc, &["", "private", "shareable", "none"]),
-        ("--uts", &req.uts, &[""]),
-        ("--userns", &req.userns, &[""]),
-        ("--cgroupns", &req.cgroupns, &["", "private"]),
+    let modes = [
+        (NamespaceKind::Pid, &req.pid),
+        (NamespaceKind::Ipc, &req.ipc),
+        (NamespaceKind::Uts, &req.uts),
+        (NamespaceKind::User, &req.userns),
+        (NamespaceKind::Cgroup, &req.cgroupns),
     ];
-    for (flag, value, ok) in checks {
-        let Some(v) = value else { continue };
-        if ok.contains(&v.as_str()) {
-            continue;
+    for (kind, mode) in modes {
+        if let Some(r) = mode.as_ref().and_then(|m| namespace_refusal(kind, m)) {
+            h.refuse(r);
         }
-        let refusal = shared_namespace(flag, v).unwrap_or_else(|| {
-            Refusal::never(
-                format!("{flag}={v}"),
-                "docker does not know this mode",
-                format!("use one of: {}", ok.join(", ")),
-            )
-        });
-        h.refuse(refusal);
     }
     // A private IPC and cgroup namespace whatever the daemon's defaults (on cgroup v1
     // hosts docker's default cgroup namespace is the host's).
-    let ipc = req.ipc.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| "private".into());
-    h.hc.ipc_mode = Some(ipc);
+    let ipc = match &req.ipc {
+        None | Some(NamespaceMode::Default) => NamespaceMode::Private,
+        Some(m) => m.clone(),
+    };
+    h.hc.ipc_mode = Some(ipc.as_api());
     h.hc.cgroupns_mode = Some(bollard::models::HostConfigCgroupnsModeEnum::PRIVATE);
     h.decide("cgroup namespace", "private", Hardening::rule("hardrun always asks for a private cgroup namespace"));
     for (field, value) in
         [(&mut h.hc.pid_mode, &req.pid), (&mut h.hc.uts_mode, &req.uts), (&mut h.hc.userns_mode, &req.userns)]
     {
-        if let Some(v) = value.clone().filter(|v| !v.is_empty()) {
-            *field = Some(v);
+        if let Some(v) = value.as_ref().filter(|v| **v != NamespaceMode::Default) {
+            *field = Some(v.as_api());
         }
     }
 }
@@ -383,26 +377,48 @@ fn runtime_and_kernel(h: &mut Hardening) {
             ));
         }
     }
-    let mut sysctls = std::collections::HashMap::new();
+    let mut sysctls = Vec::new();
     for (k, v) in &h.req.sysctls {
-        let allowed = h.profile.sysctls_allow.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => k.starts_with(prefix),
-            None => p == k,
-        });
-        if allowed {
-            sysctls.insert(k.clone(), v.clone());
-        } else {
-            h.refuse(Refusal::unless(
+        // runc writes /proc/sys/ + the key with dots as slashes: judge that spelling.
+        let key = k.replace('/', ".");
+        if key.split('.').any(str::is_empty) {
+            h.refuse(Refusal::never(
                 format!("--sysctl {k}={v}"),
-                "kernel parameters change how the kernel treats the container",
-                "leave the default, or have the profile allow exactly this parameter",
-                "sysctls.allow",
+                "it is not a kernel parameter name",
+                "write the parameter as dotted words, e.g. net.ipv4.ip_unprivileged_port_start",
             ));
+        } else {
+            sysctls.push((key, k, v));
         }
     }
-    if !sysctls.is_empty() {
-        h.hc.sysctls = Some(sysctls);
-    }
+    let profile = h.profile;
+    let sysctls = allow_listed(
+        h,
+        sysctls,
+        AllowList {
+            list: &profile.sysctls_allow,
+            flag: "--sysctl",
+            key: "sysctls.allow",
+            why: "kernel parameters change how the kernel treats the container",
+            fix: "leave the default, or have the profile allow exactly this parameter",
+        },
+    );
+    h.hc.sysctls = (!sysctls.is_empty()).then_some(sysctls);
+    // OCI annotations reach the runtime (hooks, handlers, CDI device injection on newer
+    // daemons): only the keys the profile lists.
+    let annotations = h.req.annotations.iter().map(|(k, v)| (k.clone(), k, v)).collect();
+    let annotations = allow_listed(
+        h,
+        annotations,
+        AllowList {
+            list: &profile.annotations_allow,
+            flag: "--annotation",
+            key: "annotations.allow",
+            why: "annotations reach the OCI runtime, which may act on them (hooks, device injection)",
+            fix: "leave it out, or have the profile allow exactly this key",
+        },
+    );
+    h.hc.annotations = (!annotations.is_empty()).then_some(annotations);
     if let Some(parent) = &h.req.cgroup_parent {
         if h.allows_flag("cgroup-parent") {
             h.hc.cgroup_parent = Some(parent.clone());
@@ -417,27 +433,38 @@ fn runtime_and_kernel(h: &mut Hardening) {
     }
 }
 
-/// Paths under /proc as working directory or program reach host file descriptors
-/// (the runc /proc/self/fd escapes).
-fn proc_paths(h: &mut Hardening) {
-    let under_proc = |p: &str| p == "/proc" || p.starts_with("/proc/");
-    let mut asked = Vec::new();
-    if let Some(w) = h.req.workdir.as_deref().filter(|w| under_proc(w)) {
-        asked.push(format!("--workdir {w}"));
+/// A map-valued flag whose keys a profile allow-list governs.
+struct AllowList<'a> {
+    /// Exact keys, or prefixes ending in `*`.
+    list: &'a [String],
+    flag: &'static str,
+    key: &'static str,
+    why: &'static str,
+    fix: &'static str,
+}
+
+/// The (judged key, key as typed, value) entries the rule's list allows, as the map to
+/// send; the others refused.
+fn allow_listed(
+    h: &mut Hardening,
+    entries: Vec<(String, &String, &String)>,
+    rule: AllowList,
+) -> std::collections::HashMap<String, String> {
+    let allowed = |key: &str| {
+        rule.list.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => key.starts_with(prefix),
+            None => p == key,
+        })
+    };
+    let mut out = std::collections::HashMap::new();
+    for (judged, typed, value) in entries {
+        if allowed(&judged) {
+            out.insert(typed.clone(), value.clone());
+        } else {
+            h.refuse(Refusal::unless(format!("{} {typed}={value}", rule.flag), rule.why, rule.fix, rule.key));
+        }
     }
-    if let Some(e) = h.req.entrypoint.as_deref().filter(|e| under_proc(e)) {
-        asked.push(format!("--entrypoint {e}"));
-    }
-    if let Some(c) = h.req.command.first().filter(|c| under_proc(c)) {
-        asked.push(format!("command {c}"));
-    }
-    for a in asked {
-        h.refuse(Refusal::never(
-            a,
-            "a path under /proc can lead to file descriptors and roots outside the container",
-            "use a path inside the image",
-        ));
-    }
+    out
 }
 
 #[cfg(test)]

@@ -217,22 +217,30 @@ fn pids(h: &mut Hardening) {
     h.hc.pids_limit = Some(value);
 }
 
+/// Ulimits: an allow-list with ceilings. A resource the profile sets no ceiling for is
+/// refused (`rtprio`, `core`... each has its own way to reach past the container).
 fn ulimits(h: &mut Hardening) {
     let rules = h.profile.resources.ulimits.clone();
     let mut out: Vec<ResourcesUlimits> = Vec::new();
     for u in &h.req.ulimits {
         let asked = format!("--ulimit {u}");
         let key_max = format!("resources.ulimits.{}.max", u.name);
-        match rules.iter().find(|r| r.name == u.name) {
-            Some(rule) if u.hard == -1 || u.soft == -1 || u.hard > rule.max => {
-                h.refuse(over_ceiling(asked, u.name, rule.max.to_string(), &key_max));
-                continue;
-            }
-            None if u.hard == -1 || u.soft == -1 => {
-                h.refuse(unlimited(asked, u.name, &format!("resources.ulimits.{}", u.name)));
-                continue;
-            }
-            _ => {}
+        let Some(rule) = rules.iter().find(|r| r.name == u.name) else {
+            h.refuse(Refusal::unless(
+                asked,
+                format!("this profile sets no ceiling for {}, so it cannot tell how far is safe", u.name),
+                "leave it out",
+                &key_max,
+            ));
+            continue;
+        };
+        if u.hard == -1 || u.soft == -1 {
+            h.refuse(unlimited(asked, u.name, &key_max));
+            continue;
+        }
+        if u.hard > rule.max || u.soft > rule.max {
+            h.refuse(over_ceiling(asked, u.name, rule.max.to_string(), &key_max));
+            continue;
         }
         h.decide(
             &format!("ulimit {}", u.name),
@@ -242,12 +250,13 @@ fn ulimits(h: &mut Hardening) {
         out.push(ResourcesUlimits { name: Some(u.name.into()), soft: Some(u.soft), hard: Some(u.hard) });
     }
     for rule in &rules {
+        let Some((soft, hard)) = rule.default else { continue };
         if h.req.ulimits.iter().any(|u| u.name == rule.name) {
             continue;
         }
         let source = h.profile_source(&format!("resources.ulimits.{}.soft", rule.name));
-        h.decide(&format!("ulimit {}", rule.name), format!("{}:{}", rule.soft, rule.hard), source);
-        out.push(ResourcesUlimits { name: Some(rule.name.into()), soft: Some(rule.soft), hard: Some(rule.hard) });
+        h.decide(&format!("ulimit {}", rule.name), format!("{soft}:{hard}"), source);
+        out.push(ResourcesUlimits { name: Some(rule.name.into()), soft: Some(soft), hard: Some(hard) });
     }
     if !out.is_empty() {
         h.hc.ulimits = Some(out);

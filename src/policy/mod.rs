@@ -2,15 +2,22 @@
 //! user asked (`RunRequest`), the profile, and facts about the host gathered beforehand.
 //! No I/O happens here, so each rule is unit-tested without a daemon.
 
-mod identity;
+pub mod host_paths;
+pub(crate) mod identity;
 mod image;
 mod intent;
-mod isolation;
+pub mod isolation;
 mod limits;
+mod logging;
 mod network;
+pub mod paths;
 mod refusal;
+mod repeated;
 mod storage;
+pub mod volume;
 
+#[cfg(test)]
+mod bypasses;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -47,6 +54,16 @@ pub struct MountFacts {
     pub destination: String,
 }
 
+/// A network as the daemon resolved a name, ID or ID prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFacts {
+    /// The full ID: what hardrun sends once it judged the network.
+    pub id: String,
+    pub name: String,
+    /// `bridge`, `host`, `null`, `macvlan`, `ipvlan`, `overlay` or a plugin's.
+    pub driver: String,
+}
+
 /// The image's configuration and what the gate learnt about it, once it is local.
 pub use crate::image::ImageFacts;
 
@@ -55,10 +72,16 @@ pub use crate::image::ImageFacts;
 #[derive(Debug, Clone, Default)]
 pub struct Host {
     pub cwd: PathBuf,
+    /// The user's home folder (real path), never "the project".
+    pub home: Option<PathBuf>,
     /// Bind sources with symlinks followed where they exist (typed path → real path).
     pub real_paths: BTreeMap<PathBuf, PathBuf>,
     /// Paths of the Docker API socket(s) on this host, never to be bound.
     pub daemon_sockets: Vec<PathBuf>,
+    /// The gid owning each daemon socket.
+    pub socket_groups: Vec<(PathBuf, u32)>,
+    /// The host's /etc/group: (name, gid), for the groups that open host resources.
+    pub groups: Vec<(String, u32)>,
     /// Whether the daemon's kernel enforces AppArmor; `None` when unknown.
     pub apparmor: Option<bool>,
     /// Bundled AppArmor profiles known not to be loaded in the kernel (and that hardrun
@@ -75,6 +98,10 @@ pub struct Host {
     pub files: BTreeMap<PathBuf, String>,
     /// hardrun's own isolated network, when the engine created or found it.
     pub isolated_network: Option<String>,
+    /// Networks named by `--network` (or the profile's default), as the daemon resolved
+    /// them, keyed by the name, ID or ID prefix given; a term the daemon does not know is
+    /// absent.
+    pub networks: BTreeMap<String, NetworkFacts>,
     /// Whether the daemon's facts (volumes, containers) were gathered; before that, rules
     /// that need them wait instead of refusing.
     pub daemon_asked: bool,
@@ -149,10 +176,13 @@ pub fn harden(req: &RunRequest, profile: &Profile, host: &Host) -> Result<Plan, 
         lifecycle: lifecycle(req),
     };
     image::apply(&mut h);
+    repeated::apply(&mut h);
     identity::apply(&mut h);
     isolation::apply(&mut h);
+    paths::apply(&mut h);
     storage::apply(&mut h);
     network::apply(&mut h);
+    logging::apply(&mut h);
     limits::apply(&mut h);
     intent::apply(&mut h);
     if !h.refusals.is_empty() {

@@ -1,43 +1,45 @@
-//! Networks: never the host's or another container's; only the kinds the profile allows;
-//! publishing only when the profile allows it.
+//! Networks: never the host's or another container's; only the kinds the profile allows,
+//! judged by what the daemon resolves a name, ID or ID prefix to, and sent as the ID that
+//! was judged; no legacy links; publishing only when the profile allows it, up to its
+//! ceiling of host ports.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use bollard::models::{EndpointIpamConfig, EndpointSettings, NetworkingConfig, PortBinding};
 
-use super::{Hardening, Refusal};
-use crate::request::{NetworkAttachment, NetworkMode};
+use super::{Hardening, NetworkFacts, Refusal};
+use crate::request::port::{self, PortSet};
+use crate::request::{Exposed, NetworkAttachment, NetworkMode};
+use crate::sanitize::escape;
 
 /// The profile's name for hardrun's isolated default network.
 pub const ISOLATED: &str = "hardrun";
 
 pub(super) fn apply(h: &mut Hardening) {
-    let allow = &h.profile.network.allow;
-    let allows = |kind: &str| allow.iter().any(|a| a == kind);
-    let mut refusals = Vec::new();
+    let mut sent = Vec::new();
     for net in &h.req.networks {
-        let asked = format!("--network {}", net.name);
-        match net.mode() {
-            NetworkMode::Host => refusals.push(Refusal::never(
-                asked,
-                "host networking removes network isolation: the container can reach every host port and interface",
-                "publish the ports the service needs with -p 127.0.0.1:PORT:PORT",
-            )),
-            NetworkMode::Container(other) => refusals.push(Refusal::never(
-                asked,
-                format!("it shares container {other}'s network namespace, so a break-in in one reaches both"),
-                "put both containers on a user-defined network (docker network create NET; --network NET)",
-            )),
-            NetworkMode::Bridge if !allows("bridge") => refusals.push(not_allowed(asked, "the default bridge", allow)),
-            NetworkMode::None if !allows("none") => refusals.push(not_allowed(asked, "no network", allow)),
-            NetworkMode::User(name) if !allows("user") && !allows(name) => {
-                refusals.push(not_allowed(asked, &format!("network {name}"), allow))
-            }
-            _ => {}
+        if let Some(n) = judge(h, net, format!("--network {}", net.name), false) {
+            sent.push(n);
         }
     }
-    for r in refusals {
-        h.refuse(r);
+    let mut seen = Vec::new();
+    for n in &sent {
+        if seen.contains(&n.name) {
+            h.refuse(Refusal::never(
+                format!("--network {}", n.name),
+                "the same network is given twice (by name, ID or ID prefix)",
+                "give each network once",
+            ));
+        }
+        seen.push(n.name.clone());
+    }
+    for link in &h.req.links {
+        h.refuse(Refusal::never(
+            format!("--link {link}"),
+            "a legacy link hands this container the other container's environment (its passwords included) and opens \
+             its ports",
+            "put both containers on a user-defined network (docker network create NET; --network NET) and reach it by name",
+        ));
     }
     let publishes = !h.req.publish.is_empty() || h.req.publish_all;
     if publishes && !h.profile.network.publish {
@@ -48,7 +50,7 @@ pub(super) fn apply(h: &mut Hardening) {
             "network.publish",
         ));
     }
-    choose_networks(h);
+    choose_networks(h, sent);
     ports(h);
 }
 
@@ -61,20 +63,155 @@ fn not_allowed(asked: String, what: &str, allow: &[String]) -> Refusal {
     )
 }
 
-fn choose_networks(h: &mut Hardening) {
+/// Judges one network as the daemon will resolve it, and returns the attachment to send
+/// (a user network by the ID that was judged). `None` when refused. The profile's own
+/// default is not held to `network.allow`, but to what it really is.
+fn judge(h: &mut Hardening, net: &NetworkAttachment, asked: String, default: bool) -> Option<NetworkAttachment> {
+    let allow = h.profile.network.allow.clone();
+    let allows = |kind: &str| default || allow.iter().any(|a| a == kind);
+    let host_refusal = |asked: String, what: String| {
+        Refusal::never(
+            asked,
+            format!("{what} removes network isolation: the container can reach every host port and interface"),
+            "publish the ports the service needs with -p 127.0.0.1:PORT:PORT",
+        )
+    };
+    if net.driver_opts.iter().any(|(k, _)| k == ENDPOINT_SYSCTLS) {
+        h.refuse(Refusal::never(
+            format!("{asked} with driver-opt {ENDPOINT_SYSCTLS}"),
+            "it sets kernel parameters of the container's interface, past the profile's sysctls.allow",
+            "use --sysctl, which the profile judges",
+        ));
+    }
+    let mode = match net.mode() {
+        NetworkMode::Host => {
+            h.refuse(host_refusal(asked, "host networking".into()));
+            return None;
+        }
+        NetworkMode::Container(other) => {
+            h.refuse(Refusal::never(
+                asked,
+                format!("it shares container {other}'s network namespace, so a break-in in one reaches both"),
+                "put both containers on a user-defined network (docker network create NET; --network NET)",
+            ));
+            return None;
+        }
+        NetworkMode::Bridge => Some("bridge"),
+        NetworkMode::None => Some("none"),
+        NetworkMode::User(_) => None,
+    };
+    let kind = match (mode, h.host.networks.get(&net.name)) {
+        (Some(m), _) => Kind::Mode(m, net.name.clone()),
+        // The daemon's answer is printed escaped: names and drivers are anyone's text.
+        (None, Some(facts)) => match facts.driver.as_str() {
+            "host" => {
+                h.refuse(host_refusal(
+                    asked,
+                    format!("network {} is the host's network ({}), and it", net.name, escape(short(&facts.id))),
+                ));
+                return None;
+            }
+            "null" => Kind::Mode("none", "none".into()),
+            "bridge" if facts.name == "bridge" => Kind::Mode("bridge", "bridge".into()),
+            "bridge" => Kind::User(facts.clone()),
+            _ => Kind::Other(facts.clone()),
+        },
+        (None, None) if h.host.daemon_asked => {
+            h.refuse(Refusal::never(
+                asked,
+                format!("the daemon has no network named {} or with that ID", net.name),
+                "create it first (docker network create NAME), or name one that exists",
+            ));
+            return None;
+        }
+        // Not asked yet (`plan` without a daemon): judged by name, sent as typed.
+        (None, None) => Kind::Unresolved,
+    };
+    let sent = match kind {
+        Kind::Mode("bridge", _) if !allows("bridge") => {
+            h.refuse(not_allowed(asked, "the default bridge", &allow));
+            return None;
+        }
+        Kind::Mode("none", _) if !allows("none") => {
+            h.refuse(not_allowed(asked, "no network", &allow));
+            return None;
+        }
+        Kind::Mode(_, name) => name,
+        Kind::User(f) if !allows("user") && !allows(&f.name) => {
+            h.refuse(not_allowed(asked, &format!("network {}", escape(&f.name)), &allow));
+            return None;
+        }
+        Kind::User(f) => f.id,
+        Kind::Other(f) if !allows(&f.name) => {
+            let why = match f.driver.as_str() {
+                "macvlan" | "ipvlan" => format!(
+                    "network {} ({} driver) puts the container on the host's own link, outside docker's bridge and \
+                     firewall",
+                    escape(&f.name),
+                    f.driver
+                ),
+                d => format!(
+                    "network {} uses the {} driver, whose isolation hardrun does not know",
+                    escape(&f.name),
+                    escape(d)
+                ),
+            };
+            h.refuse(Refusal::unless(asked, why, "use a bridge network (docker network create NET)", "network.allow"));
+            return None;
+        }
+        Kind::Other(f) => f.id,
+        Kind::Unresolved if !allows("user") && !allows(&net.name) => {
+            h.refuse(not_allowed(asked, &format!("network {}", net.name), &allow));
+            return None;
+        }
+        Kind::Unresolved => net.name.clone(),
+    };
+    Some(NetworkAttachment { name: sent, ..net.clone() })
+}
+
+/// The endpoint driver option that sets per-interface sysctls (newer daemons).
+const ENDPOINT_SYSCTLS: &str = "com.docker.network.endpoint.sysctls";
+
+/// What a network turned out to be.
+enum Kind {
+    /// `bridge` (docker0) or `none`, and the name to send.
+    Mode(&'static str, String),
+    /// A bridge network of the user's.
+    User(NetworkFacts),
+    /// Another driver (macvlan, ipvlan, overlay, plugins).
+    Other(NetworkFacts),
+    /// Not resolved through the daemon (yet).
+    Unresolved,
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+fn choose_networks(h: &mut Hardening, requested: Vec<NetworkAttachment>) {
     let req = h.req;
     let (networks, source) = if req.networks.is_empty() {
         let default = h.profile.network.default.clone();
         // `hardrun` names hardrun's own isolated bridge; the engine finds or creates it
-        // and passes its ID (a plan made without the daemon shows the name).
+        // and passes its ID (a plan made without the daemon shows the name). Another
+        // default is judged like a flag.
         let name = match (default.as_str(), &h.host.isolated_network) {
-            (ISOLATED, Some(id)) => id.clone(),
-            (other, _) => other.to_string(),
+            (ISOLATED, Some(id)) => Some(id.clone()),
+            (ISOLATED, None) => Some(ISOLATED.to_string()),
+            (other, _) => {
+                let asked = format!("network.default {other} of profile {}", h.profile.name);
+                let net = NetworkAttachment { name: other.to_string(), ..Default::default() };
+                judge(h, &net, asked, true).map(|n| n.name)
+            }
         };
+        let Some(name) = name else { return };
         (vec![NetworkAttachment { name, ..Default::default() }], h.profile_source("network.default"))
     } else {
+        if requested.is_empty() {
+            return;
+        }
         let names: Vec<&str> = req.networks.iter().map(|n| n.name.as_str()).collect();
-        (req.networks.clone(), Hardening::flag(format!("--network {}", names.join(","))))
+        (requested, Hardening::flag(format!("--network {}", names.join(","))))
     };
     let shown: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
     let shown = if req.networks.is_empty() && h.profile.network.default == ISOLATED {
@@ -146,38 +283,70 @@ fn tidy(s: &mut EndpointSettings) {
     }
 }
 
+/// Published ports: counted on their ranges against the profile's ceiling (each host
+/// port is a docker-proxy process outside the container's limits), `-P` over every port
+/// the container exposes, the image's EXPOSE included; expanded into the Engine API body
+/// only once within it.
 fn ports(h: &mut Hardening) {
     let req = h.req;
-    let mut exposed: Vec<String> = req.expose.clone();
+    let mut published = PortSet::default();
+    let mut exposed = PortSet::default();
+    for p in &req.publish {
+        published.insert(p.proto, p.container);
+        exposed.insert(p.proto, p.container);
+    }
+    for e in &req.expose {
+        exposed.insert(e.proto, e.ports);
+    }
+    let image_ports: Vec<Exposed> = h
+        .host
+        .image
+        .as_ref()
+        .map(|i| i.exposed_ports.iter().filter_map(|k| port::parse_key(k)).collect())
+        .unwrap_or_default();
+    let mut by_all = PortSet::default();
+    if req.publish_all {
+        by_all = exposed.clone();
+        for e in &image_ports {
+            by_all.insert(e.proto, e.ports);
+        }
+    }
+    let bound: u64 = req.publish.iter().map(|p| u64::from(p.count())).sum::<u64>() + by_all.count_outside(&published);
+    if let Some(max) = h.profile.network.max_ports
+        && bound > max
+    {
+        h.refuse(Refusal::unless(
+            "-p/-P",
+            format!(
+                "it binds {bound} host ports, each a docker-proxy process outside the container's limits, more than \
+                 this profile's {max}"
+            ),
+            format!("publish only the ports the service serves ({max} at most)"),
+            "network.max_ports",
+        ));
+        return;
+    }
+    if req.publish_all && h.host.image.is_none() {
+        h.notices.push("-P: the image's EXPOSE ports are counted once the image is inspected".into());
+    }
+    let mut keys: BTreeSet<String> = req.expose.iter().flat_map(|e| e.keys()).collect();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &req.publish {
-        let key = p.key();
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
+        let host_ip = Some(p.host_ip.map(|ip| ip.to_string()).unwrap_or_default());
+        for (key, host_port) in p.entries() {
+            let binding = PortBinding { host_ip: host_ip.clone(), host_port: Some(host_port) };
+            bindings.entry(key.clone()).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
+            keys.insert(key);
         }
-        let binding = PortBinding {
-            host_ip: Some(p.host_ip.map(|ip| ip.to_string()).unwrap_or_default()),
-            host_port: Some(p.host_port.clone()),
-        };
-        bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
     }
-    exposed.sort();
-    exposed.dedup();
-    if !exposed.is_empty() {
-        h.config.exposed_ports = Some(exposed);
+    if !keys.is_empty() {
+        h.config.exposed_ports = Some(keys.into_iter().collect());
     }
-    h.hc.port_bindings = Some(bindings.clone());
-    if !bindings.is_empty() {
-        let shown: Vec<String> = req
-            .publish
-            .iter()
-            .map(|p| {
-                let ip = p.host_ip.map(|i| format!("{i}:")).unwrap_or_default();
-                format!("{ip}{}->{}", if p.host_port.is_empty() { "*" } else { &p.host_port }, p.key())
-            })
-            .collect();
+    if !req.publish.is_empty() {
+        let shown: Vec<String> = req.publish.iter().map(|p| p.to_string()).collect();
         h.decide("published ports", shown.join(", "), Hardening::flag("-p"));
     }
+    h.hc.port_bindings = Some(bindings);
     if req.publish_all {
         h.hc.publish_all_ports = Some(true);
     }

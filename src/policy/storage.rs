@@ -1,7 +1,8 @@
 //! Storage: the read-only root and its tmpfs mounts, bind sources (judged where they
-//! really point), named volumes whose options make them binds, and `--volumes-from`.
+//! really point, sent as that real path), `-v` and `--mount` (judged on the body that is
+//! sent, targets cleaned), and `--volumes-from`. Named volumes' options are `volume`'s.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use bollard::models::{
@@ -9,12 +10,10 @@ use bollard::models::{
     MountVolumeOptionsDriverConfig,
 };
 
-use super::{Hardening, MountFacts, Refusal, VolumeFacts};
-use crate::profile::model::exposed_system_path;
-use crate::request::{MountSpec, VolumeSource};
-
-/// Socket file names that are a container runtime's API: binding one is root on the host.
-const RUNTIME_SOCKETS: [&str; 5] = ["docker.sock", "containerd.sock", "podman.sock", "crio.sock", "dockershim.sock"];
+use super::host_paths::{exposed_system_path, exposes_runtime_socket, project_root};
+use super::{Hardening, MountFacts, Refusal, paths, volume};
+use crate::request::{MountKind, MountSpec, VolumeSource, path};
+use crate::sanitize::escape;
 
 pub(super) fn apply(h: &mut Hardening) {
     root_filesystem(h);
@@ -57,31 +56,43 @@ fn tmpfs(h: &mut Hardening) {
         .req
         .volumes
         .iter()
-        .map(|v| v.target.clone())
-        .chain(h.req.mounts.iter().map(|m| m.target.clone()))
-        .chain(h.req.tmpfs.iter().map(|(p, _)| p.clone()))
+        .map(|v| v.target.as_str())
+        .chain(h.req.mounts.iter().map(|m| m.target.as_str()))
+        .chain(h.req.tmpfs.iter().map(|(p, _)| p.as_str()))
+        .map(path::clean)
         .collect();
-    for (path, options) in &h.profile.filesystem.tmpfs {
+    for (p, options) in &h.profile.filesystem.tmpfs {
         // A mount the user asked for at the same place wins.
-        if user_targets.contains(path) {
+        if user_targets.contains(&path::clean(p)) {
             continue;
         }
-        let key = format!("filesystem.tmpfs.{path}");
+        let key = format!("filesystem.tmpfs.{p}");
         let source = h.profile_source(&key);
-        h.decide("tmpfs", format!("{path} {}", describe_tmpfs(options)), source);
-        map.insert(path.clone(), options.clone());
+        h.decide("tmpfs", format!("{p} {}", describe_tmpfs(options)), source);
+        map.insert(path::clean(p), options.clone());
     }
-    for (path, options) in &h.req.tmpfs {
+    let mut seen = Vec::new();
+    for (p, options) in &h.req.tmpfs {
+        let asked = format!("--tmpfs {p}");
+        let target = paths::target(h, &asked, p);
+        if seen.contains(&target) {
+            h.refuse(Refusal::never(
+                asked,
+                format!("{target} is given twice, and the daemon keeps only the last"),
+                "give each tmpfs once",
+            ));
+        }
+        seen.push(target.clone());
         let loose = tmpfs_loosening(options);
         if !loose.is_empty() && !h.profile.filesystem.tmpfs_exec {
             h.refuse(Refusal::unless(
-                format!("--tmpfs {path}:{options}"),
+                format!("--tmpfs {p}:{options}"),
                 format!("{} on a writable mount lets an attacker drop and run tools", loose.join(",")),
                 format!("leave out {} (docker mounts tmpfs noexec,nosuid,nodev)", loose.join(",")),
                 "filesystem.tmpfs_exec",
             ));
         }
-        map.insert(path.clone(), options.clone());
+        map.insert(target, options.clone());
     }
     if !map.is_empty() {
         h.hc.tmpfs = Some(map);
@@ -99,8 +110,9 @@ fn describe_tmpfs(options: &str) -> String {
     o.join(",")
 }
 
-/// Judges one host path about to be bound. Returns whether it may be.
-fn judge_bind(h: &mut Hardening, asked: &str, typed: &Path) -> bool {
+/// Judges one host path about to be bound. Returns whether it may be; the caller sends
+/// `h.host.real(typed)`, the path it was judged as.
+pub(super) fn judge_bind(h: &mut Hardening, asked: &str, typed: &Path) -> bool {
     let real = h.host.real(typed);
     for p in [typed, real.as_path()] {
         if let Some(sys) = exposed_system_path(p) {
@@ -114,8 +126,7 @@ fn judge_bind(h: &mut Hardening, asked: &str, typed: &Path) -> bool {
             return false;
         }
     }
-    let is_socket_name = real.file_name().is_some_and(|n| RUNTIME_SOCKETS.iter().any(|s| n == *s));
-    if is_socket_name || h.host.daemon_sockets.iter().any(|s| s.starts_with(&real) || s.starts_with(typed)) {
+    if exposes_runtime_socket(typed, &real, &h.host.daemon_sockets) {
         h.refuse(Refusal::never(
             asked,
             "it exposes the container runtime's API socket, which starts privileged containers: root on the host",
@@ -124,9 +135,11 @@ fn judge_bind(h: &mut Hardening, asked: &str, typed: &Path) -> bool {
         return false;
     }
     let fs = &h.profile.filesystem;
-    let in_project = fs.binds_project && real.starts_with(&h.host.cwd);
-    let listed = fs.binds_allow.iter().any(|a| real.starts_with(a));
-    if in_project || listed {
+    if fs.binds_allow.iter().any(|a| real.starts_with(a)) {
+        return true;
+    }
+    let project = project_root(&h.host.cwd, h.host.home.as_deref());
+    if fs.binds_project && project.is_ok_and(|p| real.starts_with(p)) {
         return true;
     }
     let shown = if real == typed {
@@ -134,10 +147,18 @@ fn judge_bind(h: &mut Hardening, asked: &str, typed: &Path) -> bool {
     } else {
         format!("{} (really {})", typed.display(), real.display())
     };
+    let why = match project {
+        Err(not) if fs.binds_project => format!(
+            "the working directory {} is {}, which is never a project folder, so no host path counts as the project's",
+            h.host.cwd.display(),
+            not.describe()
+        ),
+        _ => format!("{shown} is outside the project directory {}", h.host.cwd.display()),
+    };
     h.refuse(Refusal::unless(
         asked,
-        format!("{shown} is outside the project directory {}", h.host.cwd.display()),
-        "bind a path inside the project (run hardrun from the project's folder), or use a named volume",
+        why,
+        "run hardrun from the project's own folder (cd into it) and bind paths inside it, or use a named volume",
         "filesystem.binds.allow",
     ));
     false
@@ -156,74 +177,54 @@ fn propagation_ok(h: &mut Hardening, asked: &str, propagation: Option<&str>) {
     }
 }
 
-/// Judges a named volume: its driver and the options that would make it a bind or a device.
-fn judge_volume(h: &mut Hardening, asked: &str, driver: Option<&str>, options: &[(String, String)]) {
-    let driver = driver.unwrap_or("local");
-    if !h.profile.filesystem.volume_drivers.iter().any(|d| d == driver) {
-        h.refuse(Refusal::unless(
-            asked,
-            format!("volume driver {driver} decides on its own what the volume really is (a host path, a device)"),
-            "use the local driver",
-            "filesystem.volume_drivers",
-        ));
-        return;
-    }
-    let get = |k: &str| options.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let device = get("device");
-    let o = get("o").unwrap_or("");
-    let is_bind = o.split(',').any(|x| x == "bind" || x == "rbind") || get("type") == Some("none");
-    match (device, get("type")) {
-        (Some(dev), _) if is_bind => {
-            if dev.starts_with('/') {
-                let path = crate::request::mount::clean(Path::new(dev));
-                judge_bind(h, &format!("{asked} (a bind of {dev})"), &path);
-            } else {
-                h.refuse(Refusal::never(asked, "a bind volume needs an absolute device path", "use -v ./path:/dst"));
-            }
-        }
-        (Some("tmpfs"), Some("tmpfs")) => {}
-        (Some(_), Some("nfs" | "nfs4" | "cifs")) => {}
-        (Some(dev), _) => h.refuse(Refusal::never(
-            asked,
-            format!("the volume mounts {dev}, a host device, into the container"),
-            "use a plain named volume, or a tmpfs/nfs volume",
-        )),
-        (None, _) if is_bind => h.refuse(Refusal::never(asked, "a bind volume without a device", "use -v ./path:/dst")),
-        (None, _) => {}
-    }
-}
-
-fn volume_facts_options(v: &VolumeFacts) -> Vec<(String, String)> {
-    v.options.iter().map(|(k, val)| (k.clone(), val.clone())).collect()
-}
-
 fn volumes(h: &mut Hardening) {
     let mut binds = Vec::new();
     let mut anonymous = Vec::new();
     for v in &h.req.volumes {
         let asked = format!("-v {}", v.bind_string().unwrap_or_else(|| v.target.clone()));
-        match &v.source {
-            VolumeSource::Host(path) => {
-                judge_bind(h, &asked, path);
+        let target = paths::target(h, &asked, &v.target);
+        let source = match &v.source {
+            VolumeSource::Host(p) => {
+                judge_bind(h, &asked, p);
                 propagation_ok(h, &asked, v.propagation());
+                let real = h.host.real(p).display().to_string();
+                // A bind string is split on `:`; a source holding one would be read as
+                // another source, target and mode.
+                if real.contains(':') {
+                    h.refuse(Refusal::never(
+                        asked.clone(),
+                        format!(
+                            "the source is really {}, whose ':' the daemon would read as a separator",
+                            escape(&real)
+                        ),
+                        "use --mount type=bind,source=...,target=..., which has no separator to confuse",
+                    ));
+                }
+                Some(real)
             }
             VolumeSource::Named(name) => {
                 // An existing volume keeps its own driver and options; a new one gets
                 // --volume-driver's.
                 match h.host.volumes.get(name).cloned() {
-                    Some(facts) => judge_volume(h, &asked, Some(&facts.driver), &volume_facts_options(&facts)),
-                    None => judge_volume(h, &asked, h.req.volume_driver.as_deref(), &[]),
+                    Some(facts) => {
+                        volume::judge(h, &asked, Some(&facts.driver), &facts.options);
+                    }
+                    None => {
+                        volume::judge(h, &asked, h.req.volume_driver.as_deref(), &BTreeMap::new());
+                    }
                 }
+                Some(name.clone())
             }
-            VolumeSource::Anonymous => {}
-        }
-        match v.bind_string() {
-            Some(b) => binds.push(b),
-            None => anonymous.push(v.target.clone()),
+            VolumeSource::Anonymous => None,
+        };
+        match source {
+            Some(s) if v.mode.is_empty() => binds.push(format!("{s}:{target}")),
+            Some(s) => binds.push(format!("{s}:{target}:{}", v.mode)),
+            None => anonymous.push(target),
         }
     }
     if let Some(driver) = &h.req.volume_driver {
-        judge_volume(h, &format!("--volume-driver {driver}"), Some(driver), &[]);
+        volume::judge(h, &format!("--volume-driver {driver}"), Some(driver), &BTreeMap::new());
         h.hc.volume_driver = Some(driver.clone());
     }
     if !binds.is_empty() {
@@ -238,24 +239,47 @@ fn mounts(h: &mut Hardening) {
     let mut out = Vec::new();
     for m in &h.req.mounts {
         let asked = format!("--mount type={},target={}", m.kind, m.target);
-        match m.kind.as_str() {
-            "bind" => {
+        for key in &m.repeated {
+            h.refuse(Refusal::never(
+                format!("{asked} with {key} given twice"),
+                "the daemon keeps only the last value, so what is judged and what runs could differ",
+                "give each key once",
+            ));
+        }
+        let mut body = api_mount(m);
+        body.target = Some(paths::target(h, &asked, &m.target));
+        match m.kind {
+            MountKind::Bind => {
                 let src = PathBuf::from(m.source.as_deref().unwrap_or("/"));
                 let asked = format!("--mount type=bind,source={},target={}", src.display(), m.target);
                 judge_bind(h, &asked, &src);
                 propagation_ok(h, &asked, m.bind_propagation.as_deref());
+                body.source = Some(h.host.real(&src).display().to_string());
             }
-            "volume" => {
+            MountKind::Volume => {
                 let existing = m.source.as_ref().and_then(|n| h.host.volumes.get(n)).cloned();
                 if let Some(facts) = existing {
-                    judge_volume(h, &asked, Some(&facts.driver), &volume_facts_options(&facts));
+                    volume::judge(h, &asked, Some(&facts.driver), &facts.options);
                 }
+                // Judged as the body carries them: the map the daemon gets.
                 let driver = m.volume_driver.as_deref().or(h.req.volume_driver.as_deref());
-                judge_volume(h, &asked, driver, &m.volume_options);
+                let options = body
+                    .volume_options
+                    .as_ref()
+                    .and_then(|v| v.driver_config.as_ref())
+                    .and_then(|d| d.options.as_ref())
+                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                let sent = volume::judge(h, &asked, driver, &options);
+                if let Some(config) = body.volume_options.as_mut().and_then(|v| v.driver_config.as_mut())
+                    && config.options.is_some()
+                {
+                    config.options = Some(sent.into_iter().collect());
+                }
             }
-            _ => {}
+            MountKind::Tmpfs | MountKind::Image => {}
         }
-        out.push(api_mount(m));
+        out.push(body);
     }
     if !out.is_empty() {
         h.hc.mounts = Some(out);
@@ -264,13 +288,13 @@ fn mounts(h: &mut Hardening) {
 
 /// The Engine API `Mount` for a `--mount` value, as the docker CLI builds it.
 fn api_mount(m: &MountSpec) -> Mount {
-    let typ = match m.kind.as_str() {
-        "bind" => MountType::BIND,
-        "tmpfs" => MountType::TMPFS,
-        "image" => MountType::IMAGE,
-        _ => MountType::VOLUME,
+    let typ = match m.kind {
+        MountKind::Bind => MountType::BIND,
+        MountKind::Tmpfs => MountType::TMPFS,
+        MountKind::Image => MountType::IMAGE,
+        MountKind::Volume => MountType::VOLUME,
     };
-    let bind_options = (m.kind == "bind"
+    let bind_options = (m.kind == MountKind::Bind
         && (m.bind_propagation.is_some() || m.bind_non_recursive || m.bind_create_host_path))
         .then(|| MountBindOptions {
             propagation: m.bind_propagation.as_deref().map(|p| match p {
@@ -285,7 +309,7 @@ fn api_mount(m: &MountSpec) -> Mount {
             create_mountpoint: m.bind_create_host_path.then_some(true),
             ..Default::default()
         });
-    let volume_options = (m.kind == "volume"
+    let volume_options = (m.kind == MountKind::Volume
         && (m.volume_no_copy
             || !m.volume_labels.is_empty()
             || m.volume_driver.is_some()
@@ -293,15 +317,15 @@ fn api_mount(m: &MountSpec) -> Mount {
             || m.volume_subpath.is_some()))
     .then(|| MountVolumeOptions {
         no_copy: m.volume_no_copy.then_some(true),
-        labels: (!m.volume_labels.is_empty()).then(|| m.volume_labels.iter().cloned().collect()),
+        labels: (!m.volume_labels.is_empty()).then(|| m.volume_labels.clone().into_iter().collect()),
         // The docker CLI always sends a driver config with volume options.
         driver_config: Some(MountVolumeOptionsDriverConfig {
             name: m.volume_driver.clone(),
-            options: (!m.volume_options.is_empty()).then(|| m.volume_options.iter().cloned().collect()),
+            options: (!m.volume_options.is_empty()).then(|| m.volume_options.clone().into_iter().collect()),
         }),
         subpath: m.volume_subpath.clone(),
     });
-    let tmpfs_options = (m.kind == "tmpfs" && (m.tmpfs_size.is_some() || m.tmpfs_mode.is_some()))
+    let tmpfs_options = (m.kind == MountKind::Tmpfs && (m.tmpfs_size.is_some() || m.tmpfs_mode.is_some()))
         .then_some(MountTmpfsOptions { size_bytes: m.tmpfs_size, mode: m.tmpfs_mode, options: None });
     Mount {
         target: Some(m.target.clone()),
@@ -354,15 +378,20 @@ fn volumes_from(h: &mut Hardening) {
 
 fn judge_inherited(h: &mut Hardening, asked: &str, m: &MountFacts) {
     let asked = format!("{asked} ({} at {})", m.source, m.destination);
-    match m.kind.as_str() {
-        "bind" => {
+    match MountKind::parse(&m.kind) {
+        Some(MountKind::Bind) => {
             judge_bind(h, &asked, Path::new(&m.source));
         }
-        "volume" => {
+        Some(MountKind::Volume) => {
             if let Some(facts) = m.name.as_ref().and_then(|n| h.host.volumes.get(n)).cloned() {
-                judge_volume(h, &asked, Some(&facts.driver), &volume_facts_options(&facts));
+                volume::judge(h, &asked, Some(&facts.driver), &facts.options);
             }
         }
-        _ => {}
+        Some(MountKind::Tmpfs | MountKind::Image) => {}
+        None => h.refuse(Refusal::never(
+            asked,
+            format!("a {} mount is not one hardrun can judge", m.kind),
+            "mount what it holds directly",
+        )),
     }
 }

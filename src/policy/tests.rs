@@ -4,33 +4,43 @@ use super::*;
 use crate::profile::load::{Loader, Location};
 use crate::run_args::parse_for_test;
 
-fn profile(name: &str) -> Profile {
+pub(super) fn profile(name: &str) -> Profile {
     Loader { locations: vec![Location::Bundled] }.load(name).unwrap()
 }
 
-fn host() -> Host {
-    Host { cwd: "/home/dev/project".into(), apparmor: Some(false), daemon_asked: true, ..Host::default() }
+pub(super) fn host() -> Host {
+    let backend = NetworkFacts { id: BACKEND_ID.into(), name: "backend".into(), driver: "bridge".into() };
+    Host {
+        cwd: "/home/dev/project".into(),
+        home: Some("/home/dev".into()),
+        apparmor: Some(false),
+        daemon_asked: true,
+        networks: [("backend".to_string(), backend)].into_iter().collect(),
+        ..Host::default()
+    }
 }
 
-fn plan_with(args: &[&str], profile: &Profile, host: &Host) -> Result<Plan, Vec<Refusal>> {
+pub(super) const BACKEND_ID: &str = "b4c4e9d0a1f2e3d4c5b6a7980123456789abcdef0123456789abcdef01234567";
+
+pub(super) fn plan_with(args: &[&str], profile: &Profile, host: &Host) -> Result<Plan, Vec<Refusal>> {
     let req = parse_for_test(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
     harden(&req, profile, host)
 }
 
-fn plan(args: &[&str]) -> Plan {
+pub(super) fn plan(args: &[&str]) -> Plan {
     plan_with(args, &profile("default"), &host()).unwrap_or_else(|r| {
         panic!("{args:?} refused: {}", r.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" | "))
     })
 }
 
-fn refusals(args: &[&str]) -> Vec<String> {
+pub(super) fn refusals(args: &[&str]) -> Vec<String> {
     match plan_with(args, &profile("default"), &host()) {
         Ok(_) => panic!("{args:?} was not refused"),
         Err(r) => r.iter().map(|r| r.to_string()).collect(),
     }
 }
 
-fn hc(p: &Plan) -> &bollard::models::HostConfig {
+pub(super) fn hc(p: &Plan) -> &bollard::models::HostConfig {
     p.create.host_config.as_ref().unwrap()
 }
 
@@ -339,9 +349,9 @@ fn networks() {
     let p = plan_with(&["img:1"], &bridge_default, &host()).unwrap();
     assert_eq!(hc(&p).network_mode.as_deref(), Some("default"), "docker's own spelling of its default bridge");
     let p = plan(&["--network", "backend", "--network-alias", "api", "img:1"]);
-    assert_eq!(hc(&p).network_mode.as_deref(), Some("backend"));
+    assert_eq!(hc(&p).network_mode.as_deref(), Some(BACKEND_ID), "sent as the ID the daemon resolved");
     let eps = p.create.networking_config.unwrap().endpoints_config.unwrap();
-    assert_eq!(eps["backend"].aliases.as_deref(), Some(&["api".to_string()][..]));
+    assert_eq!(eps[BACKEND_ID].aliases.as_deref(), Some(&["api".to_string()][..]));
     let strict = profile("strict");
     assert!(plan_with(&["--network", "bridge", "img:1.2"], &strict, &host()).is_err());
     let p = plan_with(&["img:1.2"], &strict, &host()).unwrap();

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use super::load::{Kind, Untrusted};
 use super::schema::{self, ProfileFile, SecretsRule, TagRule, UNLIMITED};
 use crate::capability::Capability;
-use crate::request::{UserSpec, mount, ulimit};
+use crate::policy::host_paths::exposed_system_path;
+use crate::policy::volume::SAFE_TYPES;
+use crate::request::{NetworkAttachment, NetworkMode, UserSpec, mount, path, ulimit};
 
 /// Where a profile value came from: a file path, `bundled:NAME`, or `built-in`.
 pub type Origin = String;
@@ -41,6 +43,7 @@ pub struct Filesystem {
     pub binds_allow: Vec<PathBuf>,
     pub binds_propagation: bool,
     pub volume_drivers: Vec<String>,
+    pub volume_types: Vec<String>,
 }
 
 /// A limit: the value used when the flag is absent, and the most a flag may ask for.
@@ -65,11 +68,12 @@ impl Limit {
     }
 }
 
+/// A ulimit `--ulimit` may set, up to `max`; `default` (soft, hard) is applied when the
+/// flag does not set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UlimitRule {
     pub name: &'static str,
-    pub soft: i64,
-    pub hard: i64,
+    pub default: Option<(i64, i64)>,
     pub max: i64,
 }
 
@@ -88,6 +92,17 @@ pub struct Network {
     /// `bridge`, `none`, `user` (any user-defined network) or network names.
     pub allow: Vec<String>,
     pub publish: bool,
+    /// The most host ports `-p`/`-P` may bind; `None` for no ceiling.
+    pub max_ports: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logging {
+    pub drivers: Vec<String>,
+    pub options: Vec<String>,
+    /// Bytes.
+    pub max_size: i64,
+    pub max_file: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +146,8 @@ pub struct Profile {
     pub network: Network,
     pub image: ImageRule,
     pub sysctls_allow: Vec<String>,
+    pub annotations_allow: Vec<String>,
+    pub logging: Logging,
     pub runtimes_allow: Vec<String>,
     pub allow_flags: Vec<String>,
     /// The files the profile was read from, leaf first, and how each came to be used.
@@ -145,6 +162,13 @@ pub const LOOSENING_FLAGS: [&str; 5] =
     ["cgroup-parent", "cpu-rt-runtime", "oom-score-adj", "volumes-from", "security-opt-label"];
 
 pub const SEVERITIES: [&str; 5] = ["LOW", "MEDIUM", "HIGH", "CRITICAL", "UNKNOWN"];
+
+/// Log drivers that keep the output on the host's disk, where `docker logs` reads it.
+pub const DEFAULT_LOG_DRIVERS: [&str; 3] = ["json-file", "local", "none"];
+
+/// Log options that only shape or bound what those drivers keep.
+pub const DEFAULT_LOG_OPTIONS: [&str; 8] =
+    ["max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag"];
 
 impl Profile {
     /// The file that set `key`, or `built-in`.
@@ -185,42 +209,6 @@ pub struct Invalid {
 
 fn invalid(key: &str, value: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid { key: key.into(), value: value.into(), message: message.into() }
-}
-
-/// Host paths no bind mount may expose, whatever a profile says: the host's system
-/// directories and the container runtime's state. Binding one of these, anything inside
-/// it, or any parent of it is refused.
-pub const HOST_SYSTEM_PATHS: [&str; 16] = [
-    "/proc",
-    "/sys",
-    "/dev",
-    "/etc",
-    "/boot",
-    "/run",
-    "/var/run",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/var/lib/kubelet",
-    "/usr",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib32",
-    "/lib64",
-];
-
-/// Folders that may not be bound whole (nor any parent of them), though a project
-/// inside them may: the root, every user's home, the host's logs.
-pub const HOST_WHOLE_PATHS: [&str; 4] = ["/", "/root", "/home", "/var/log"];
-
-/// The host system path a bind source exposes, if any.
-pub fn exposed_system_path(source: &Path) -> Option<&'static str> {
-    let all = HOST_SYSTEM_PATHS.iter().chain(HOST_WHOLE_PATHS.iter()).copied();
-    if let Some(exact) = all.into_iter().find(|p| source == Path::new(p)) {
-        return Some(exact);
-    }
-    let inside = HOST_SYSTEM_PATHS.iter().copied().find(|p| source.starts_with(p) || Path::new(p).starts_with(source));
-    inside.or_else(|| HOST_WHOLE_PATHS.iter().copied().find(|p| Path::new(p).starts_with(source)))
 }
 
 fn to_i64<T>(b: Option<schema::Bounds<T>>, f: fn(T) -> i64) -> Option<schema::Bounds<i64>> {
@@ -272,9 +260,14 @@ pub fn resolve(
 
     let fs = file.filesystem.unwrap_or_default();
     let mut tmpfs = Vec::new();
-    for (path, options) in fs.tmpfs.unwrap_or_default() {
+    for (target, options) in fs.tmpfs.unwrap_or_default() {
+        let path = path::clean(&target);
         let spec = if options.is_empty() { path.clone() } else { format!("{path}:{options}") };
-        tmpfs.push(mount::parse_tmpfs(&spec).map_err(|e| invalid("filesystem.tmpfs", &path, e))?);
+        let parsed = mount::parse_tmpfs(&spec).map_err(|e| invalid("filesystem.tmpfs", &path, e))?;
+        if let Some(fs) = crate::policy::paths::kernel_fs(&parsed.0) {
+            return Err(invalid("filesystem.tmpfs", &path, format!("covers the kernel's {fs}; mount it elsewhere")));
+        }
+        tmpfs.push(parsed);
     }
     let binds = fs.binds.unwrap_or_default();
     let mut binds_allow = Vec::new();
@@ -310,7 +303,18 @@ pub fn resolve(
         binds_allow,
         binds_propagation: binds.propagation.unwrap_or(false),
         volume_drivers: fs.volume_drivers.unwrap_or_else(|| vec!["local".into()]),
+        volume_types: fs.volume_types.unwrap_or_else(|| SAFE_TYPES.iter().map(|t| t.to_string()).collect()),
     };
+    if let Some(t) = filesystem.volume_types.iter().find(|t| !SAFE_TYPES.contains(&t.as_str())) {
+        return Err(invalid(
+            "filesystem.volume_types",
+            t,
+            format!(
+                "is a host device or kernel filesystem, never mounted as a volume; known: {}",
+                SAFE_TYPES.join(", ")
+            ),
+        ));
+    }
 
     let seccomp_section = file.seccomp.unwrap_or_default();
     let seccomp = seccomp_section.profile.unwrap_or_else(|| "hardrun-default".into());
@@ -389,19 +393,27 @@ pub fn resolve(
             .iter()
             .find(|n| **n == name)
             .ok_or_else(|| invalid("resources.ulimits", &name, format!("unknown ulimit {name:?}")))?;
-        let soft = u.soft.or(u.hard).unwrap_or(1024);
-        let hard = u.hard.unwrap_or(soft);
-        let max = u.max.unwrap_or(hard);
-        if soft > hard || hard > max || soft < 0 {
-            return Err(invalid(&format!("resources.ulimits.{name}"), &name, "needs 0 <= soft <= hard <= max"));
+        let key = format!("resources.ulimits.{name}");
+        let (default, max) = match (u.soft.or(u.hard), u.hard.or(u.soft)) {
+            (Some(soft), Some(hard)) => (Some((soft, hard)), u.max.unwrap_or(hard)),
+            _ => (None, u.max.ok_or_else(|| invalid(&key, &name, "needs soft/hard or max: a ceiling for --ulimit"))?),
+        };
+        if default.is_some_and(|(soft, hard)| soft < 0 || soft > hard || hard > max) || max < 0 {
+            return Err(invalid(&key, &name, "needs 0 <= soft <= hard <= max"));
         }
-        ulimits.push(UlimitRule { name: known, soft, hard, max });
+        ulimits.push(UlimitRule { name: known, default, max });
     }
 
     let net = file.network.unwrap_or_default();
     let allow = net.allow.unwrap_or_else(|| vec!["bridge".into(), "none".into(), "user".into()]);
+    let shares = |n: &str| {
+        matches!(
+            NetworkAttachment { name: n.to_string(), ..Default::default() }.mode(),
+            NetworkMode::Host | NetworkMode::Container(_)
+        )
+    };
     for n in &allow {
-        if n == "host" || n.starts_with("container:") {
+        if shares(n) {
             return Err(invalid(
                 "network.allow",
                 n,
@@ -410,8 +422,13 @@ pub fn resolve(
         }
     }
     let default = net.default.unwrap_or_else(|| "hardrun".into());
-    let network = Network { default, allow, publish: net.publish.unwrap_or(true) };
-    if network.default == "host" || network.default.starts_with("container:") {
+    let max_ports = match net.max_ports {
+        None => Some(64),
+        Some(schema::Count(UNLIMITED)) => None,
+        Some(schema::Count(n)) => Some(n as u64),
+    };
+    let network = Network { default, allow, publish: net.publish.unwrap_or(true), max_ports };
+    if shares(&network.default) {
         return Err(invalid("network.default", &network.default, "shares a namespace; never allowed"));
     }
 
@@ -443,6 +460,35 @@ pub fn resolve(
             "hardrun never turns no-new-privileges off: setuid programs would regain dropped privileges",
         ));
     }
+    let annotations_allow = file.annotations.and_then(|s| s.allow).unwrap_or_default();
+    for a in &annotations_allow {
+        if a == "*" || a.starts_with("cdi.k8s.io") || "cdi.k8s.io".starts_with(a.trim_end_matches('*')) {
+            return Err(invalid(
+                "annotations.allow",
+                a,
+                "would let --annotation inject devices (CDI), which hardrun never allows; list exact keys",
+            ));
+        }
+    }
+    let log = file.logging.unwrap_or_default();
+    let logging = Logging {
+        drivers: log.drivers.unwrap_or_else(|| DEFAULT_LOG_DRIVERS.iter().map(|d| d.to_string()).collect()),
+        options: log.options.unwrap_or_else(|| DEFAULT_LOG_OPTIONS.iter().map(|d| d.to_string()).collect()),
+        max_size: match log.max_size {
+            None => 100 << 20,
+            Some(schema::Bytes(n)) if n > 0 => n,
+            Some(_) => {
+                return Err(invalid("logging.max_size", "", "must be a finite size: logs would fill the host's disk"));
+            }
+        },
+        max_file: match log.max_file {
+            None => 10,
+            Some(schema::Count(n)) if n > 0 => n,
+            Some(_) => {
+                return Err(invalid("logging.max_file", "", "must be a finite count: logs would fill the host's disk"));
+            }
+        },
+    };
     let allow_flags = file.allow_flags.unwrap_or_default();
     for f in &allow_flags {
         if !LOOSENING_FLAGS.contains(&f.as_str()) {
@@ -469,29 +515,11 @@ pub fn resolve(
         network,
         image,
         sysctls_allow: file.sysctls.and_then(|s| s.allow).unwrap_or_default(),
+        annotations_allow,
+        logging,
         runtimes_allow: file.runtimes.and_then(|s| s.allow).unwrap_or_default(),
         allow_flags,
         files: Vec::new(),
         untrusted: Vec::new(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn system_paths_in_every_direction() {
-        for p in ["/", "/etc", "/etc/shadow", "/var", "/var/run/docker.sock", "/var/lib", "/proc/1/root", "/usr/bin"] {
-            assert!(exposed_system_path(Path::new(p)).is_some(), "{p}");
-        }
-        assert_eq!(exposed_system_path(Path::new("/")), Some("/"));
-        assert_eq!(exposed_system_path(Path::new("/var")), Some("/var/run"));
-        for p in ["/home", "/root", "/var/log"] {
-            assert!(exposed_system_path(Path::new(p)).is_some(), "{p}");
-        }
-        for p in ["/home/dev/project", "/root/project", "/srv/data", "/tmp/x", "/opt/app", "/var/lib/app", "/mnt"] {
-            assert!(exposed_system_path(Path::new(p)).is_none(), "{p}");
-        }
-    }
 }

@@ -20,6 +20,8 @@ pub struct ProfileFile {
     pub network: Option<NetworkSection>,
     pub image: Option<ImageSection>,
     pub sysctls: Option<AllowSection>,
+    pub annotations: Option<AllowSection>,
+    pub logging: Option<LoggingSection>,
     pub runtimes: Option<AllowSection>,
     pub allow_flags: Option<Vec<String>>,
 }
@@ -48,6 +50,8 @@ pub struct FilesystemSection {
     pub tmpfs_exec: Option<bool>,
     pub binds: Option<BindsSection>,
     pub volume_drivers: Option<Vec<String>>,
+    /// Filesystem types a local volume may be (`type=` in its options).
+    pub volume_types: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -122,6 +126,20 @@ pub struct NetworkSection {
     pub default: Option<String>,
     pub allow: Option<Vec<String>>,
     pub publish: Option<bool>,
+    /// The most host ports `-p`/`-P` may bind.
+    pub max_ports: Option<Count>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSection {
+    /// Drivers `--log-driver` may name.
+    pub drivers: Option<Vec<String>>,
+    /// Keys `--log-opt` may set.
+    pub options: Option<Vec<String>>,
+    /// Ceilings for `max-size` and `max-file`.
+    pub max_size: Option<Bytes>,
+    pub max_file: Option<Count>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -7,7 +7,9 @@ pub mod duration;
 pub mod env_file;
 pub mod gobool;
 pub mod mount;
+pub mod namespace;
 pub mod network;
+pub mod path;
 pub mod port;
 pub mod restart;
 pub mod security_opt;
@@ -19,9 +21,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::capability::Capability;
-pub use mount::{MountSpec, VolumeSource, VolumeSpec};
+pub use mount::{MountKind, MountSpec, VolumeSource, VolumeSpec};
+pub use namespace::{NamespaceKind, NamespaceMode};
 pub use network::{NetworkAttachment, NetworkMode};
-pub use port::PortBinding;
+pub use port::{Exposed, PortBinding};
 pub use restart::RestartPolicy;
 pub use security_opt::{SeccompChoice, SecurityOpt};
 pub use ulimit::Ulimit;
@@ -130,11 +133,11 @@ pub struct RunRequest {
     pub cap_drop: Vec<Capability>,
     pub security_opts: Vec<SecurityOpt>,
     pub read_only: Option<bool>,
-    pub userns: Option<String>,
-    pub cgroupns: Option<String>,
-    pub pid: Option<String>,
-    pub ipc: Option<String>,
-    pub uts: Option<String>,
+    pub userns: Option<NamespaceMode>,
+    pub cgroupns: Option<NamespaceMode>,
+    pub pid: Option<NamespaceMode>,
+    pub ipc: Option<NamespaceMode>,
+    pub uts: Option<NamespaceMode>,
     pub devices: Vec<String>,
     pub device_cgroup_rules: Vec<String>,
     pub gpus: Option<String>,
@@ -158,7 +161,7 @@ pub struct RunRequest {
     pub add_hosts: Vec<String>,
     pub publish: Vec<PortBinding>,
     pub publish_all: bool,
-    pub expose: Vec<String>,
+    pub expose: Vec<Exposed>,
 
     // Storage.
     pub volumes: Vec<VolumeSpec>,
@@ -196,6 +199,42 @@ pub struct RunRequest {
     pub io_max_bandwidth: Option<i64>,
     pub io_max_iops: Option<i64>,
     pub ulimits: Vec<Ulimit>,
+
+    /// Keys of map-valued flags given more than once (`--log-opt max-size`): the daemon
+    /// keeps only the last, so policy refuses them rather than guess which was meant.
+    pub repeated_keys: Vec<RepeatedKey>,
+}
+
+/// A key given twice to a map-valued flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedKey {
+    pub flag: &'static str,
+    pub key: String,
+}
+
+impl RunRequest {
+    /// Inserts `key=value` into one of the request's maps, last value winning as in the
+    /// docker CLI, and records the key when it was there already.
+    pub fn insert_keyed(&mut self, flag: &'static str, key: String, value: String, map: MapFlag) {
+        let target = match map {
+            MapFlag::LogOpt => &mut self.log_opts,
+            MapFlag::Annotation => &mut self.annotations,
+            MapFlag::Sysctl => &mut self.sysctls,
+            MapFlag::StorageOpt => &mut self.storage_opts,
+        };
+        if target.insert(key.clone(), value).is_some() {
+            self.repeated_keys.push(RepeatedKey { flag, key });
+        }
+    }
+}
+
+/// The request's map-valued flags whose repeated keys are recorded.
+#[derive(Debug, Clone, Copy)]
+pub enum MapFlag {
+    LogOpt,
+    Annotation,
+    Sysctl,
+    StorageOpt,
 }
 
 /// Parses `--cpus 1.5` into nano-CPUs exactly (docker refuses more than 9 decimals).

@@ -1,6 +1,7 @@
 //! Storage flags: `-v/--volume`, `--mount` (CSV) and `--tmpfs`, parsed as the docker CLI
 //! parses them, including its resolution of relative bind sources.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::{gobool, size};
@@ -72,7 +73,7 @@ fn check_target(target: &str, what: &str) -> Result<(), String> {
     if !target.starts_with('/') {
         return Err(format!("{what}: destination {target:?} must be an absolute path"));
     }
-    if clean(Path::new(target)) == Path::new("/") {
+    if super::path::clean(target) == "/" {
         return Err(format!("{what}: destination can't be '/'"));
     }
     Ok(())
@@ -138,12 +139,52 @@ fn check_volume_mode(mode: &str, source: &VolumeSource) -> Result<(), String> {
     Ok(())
 }
 
-/// One `--mount` value, in the Engine API's `Mount` vocabulary.
+/// What a `--mount` mounts (the Engine API's `Mount.Type` values Linux accepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MountKind {
+    Bind,
+    #[default]
+    Volume,
+    Tmpfs,
+    Image,
+}
+
+impl MountKind {
+    /// The kind a `type=` value or an inspect `Type` names; `None` for kinds Linux has not.
+    pub fn parse(s: &str) -> Option<MountKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "bind" => Some(MountKind::Bind),
+            "volume" => Some(MountKind::Volume),
+            "tmpfs" => Some(MountKind::Tmpfs),
+            "image" => Some(MountKind::Image),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Volume => "volume",
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Image => "image",
+        }
+    }
+}
+
+impl std::fmt::Display for MountKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `--mount` value, in the Engine API's `Mount` vocabulary. Map-valued keys keep the
+/// last value, as the docker CLI builds the map the daemon gets; every key given more
+/// than once is recorded in `repeated`, for policy to refuse.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MountSpec {
-    /// bind, volume, tmpfs, image, npipe, cluster.
-    pub kind: String,
+    pub kind: MountKind,
     pub source: Option<String>,
+    /// As typed; policy cleans it (Go's `path.Clean`) before judging and sending it.
     pub target: String,
     pub read_only: bool,
     pub consistency: Option<String>,
@@ -151,12 +192,14 @@ pub struct MountSpec {
     pub bind_non_recursive: bool,
     pub bind_create_host_path: bool,
     pub volume_no_copy: bool,
-    pub volume_labels: Vec<(String, String)>,
+    pub volume_labels: BTreeMap<String, String>,
     pub volume_driver: Option<String>,
-    pub volume_options: Vec<(String, String)>,
+    pub volume_options: BTreeMap<String, String>,
     pub volume_subpath: Option<String>,
     pub tmpfs_size: Option<i64>,
     pub tmpfs_mode: Option<i64>,
+    /// Keys given more than once (`target`, `volume-opt type`).
+    pub repeated: Vec<String>,
 }
 
 /// Splits a CSV record as Go's encoding/csv does for one line: commas separate fields,
@@ -213,16 +256,39 @@ fn flag_bool(key: &str, value: Option<&str>) -> Result<bool, String> {
 
 fn key_value(key: &str, value: Option<&str>) -> Result<(String, String), String> {
     let v = value.ok_or_else(|| format!("{key} needs a value"))?;
-    let (k, val) = v.split_once('=').unwrap_or((v, ""));
-    Ok((k.to_string(), val.to_string()))
+    match v.split_once('=').unwrap_or((v, "")) {
+        ("", _) => Err(format!("{key} {v:?}: the key is empty")),
+        (k, val) => Ok((k.to_string(), val.to_string())),
+    }
+}
+
+/// The one name of a `--mount` key and its aliases, to tell when a key is repeated.
+fn canonical(key: &str) -> &str {
+    match key {
+        "src" => "source",
+        "dst" | "destination" => "target",
+        "ro" => "readonly",
+        "bind-recursive" => "bind-nonrecursive",
+        other => other,
+    }
 }
 
 /// Parses one `--mount` value.
 pub fn parse_mount(spec: &str, cwd: &Path) -> Result<MountSpec, String> {
     let what = format!("--mount {spec}");
     let fields = csv_fields(spec).map_err(|e| format!("{what}: {e}"))?;
-    let mut m = MountSpec { kind: "volume".into(), ..MountSpec::default() };
+    let mut m = MountSpec::default();
     let mut target = None;
+    let mut seen: Vec<String> = Vec::new();
+    let mut note = |m: &mut MountSpec, key: String| {
+        if seen.contains(&key) {
+            if !m.repeated.contains(&key) {
+                m.repeated.push(key);
+            }
+        } else {
+            seen.push(key);
+        }
+    };
     for field in &fields {
         let (key, value) = match field.split_once('=') {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
@@ -230,7 +296,17 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<MountSpec, String> {
         };
         let need = |v: Option<&str>| v.map(str::to_string).ok_or_else(|| format!("{what}: {key} needs a value"));
         match key.as_str() {
-            "type" => m.kind = need(value)?.to_ascii_lowercase(),
+            "volume-label" | "volume-opt" => {}
+            k => note(&mut m, canonical(k).to_string()),
+        }
+        match key.as_str() {
+            "type" => {
+                let kind = need(value)?;
+                m.kind = match kind.to_ascii_lowercase().as_str() {
+                    "npipe" | "cluster" => return Err(format!("{what}: type={kind} is not supported on Linux")),
+                    k => MountKind::parse(k).ok_or_else(|| format!("{what}: unknown mount type {kind:?}"))?,
+                };
+            }
             "source" | "src" => m.source = Some(need(value)?),
             "target" | "dst" | "destination" => target = Some(need(value)?),
             "readonly" | "ro" => m.read_only = flag_bool(&key, value).map_err(|e| format!("{what}: {e}"))?,
@@ -254,9 +330,17 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<MountSpec, String> {
                 m.bind_create_host_path = flag_bool(&key, value).map_err(|e| format!("{what}: {e}"))?
             }
             "volume-nocopy" => m.volume_no_copy = flag_bool(&key, value).map_err(|e| format!("{what}: {e}"))?,
-            "volume-label" => m.volume_labels.push(key_value(&key, value).map_err(|e| format!("{what}: {e}"))?),
+            "volume-label" => {
+                let (k, v) = key_value(&key, value).map_err(|e| format!("{what}: {e}"))?;
+                note(&mut m, format!("volume-label {k}"));
+                m.volume_labels.insert(k, v);
+            }
             "volume-driver" => m.volume_driver = Some(need(value)?),
-            "volume-opt" => m.volume_options.push(key_value(&key, value).map_err(|e| format!("{what}: {e}"))?),
+            "volume-opt" => {
+                let (k, v) = key_value(&key, value).map_err(|e| format!("{what}: {e}"))?;
+                note(&mut m, format!("volume-opt {k}"));
+                m.volume_options.insert(k, v);
+            }
             "volume-subpath" => m.volume_subpath = Some(need(value)?),
             "tmpfs-size" => {
                 let v = need(value)?;
@@ -274,37 +358,35 @@ pub fn parse_mount(spec: &str, cwd: &Path) -> Result<MountSpec, String> {
     let target = target.ok_or_else(|| format!("{what}: target is required"))?;
     check_target(&target, &what)?;
     m.target = target;
-    match m.kind.as_str() {
-        "bind" => {
+    match m.kind {
+        MountKind::Bind => {
             let src = m.source.as_deref().ok_or_else(|| format!("{what}: source is required for a bind mount"))?;
             if !src.starts_with('/') && !src.starts_with('.') {
                 return Err(format!("{what}: bind source {src:?} must be an absolute path or start with ./"));
             }
             m.source = Some(absolute(src, cwd).display().to_string());
         }
-        "volume" => {
+        MountKind::Volume => {
             if let Some(name) = &m.source
                 && !valid_volume_name(name)
             {
                 return Err(format!("{what}: invalid volume name {name:?}"));
             }
         }
-        "tmpfs" if m.source.is_some() => return Err(format!("{what}: a tmpfs mount takes no source")),
-        "tmpfs" | "image" => {}
-        "npipe" | "cluster" => return Err(format!("{what}: type={} is not supported on Linux", m.kind)),
-        other => return Err(format!("{what}: unknown mount type {other:?}")),
+        MountKind::Tmpfs if m.source.is_some() => return Err(format!("{what}: a tmpfs mount takes no source")),
+        MountKind::Tmpfs | MountKind::Image => {}
     }
-    let option_kinds: [(&str, bool); 3] = [
-        ("bind", m.bind_propagation.is_some() || m.bind_non_recursive || m.bind_create_host_path),
+    let option_kinds: [(MountKind, bool); 3] = [
+        (MountKind::Bind, m.bind_propagation.is_some() || m.bind_non_recursive || m.bind_create_host_path),
         (
-            "volume",
+            MountKind::Volume,
             m.volume_no_copy
                 || !m.volume_labels.is_empty()
                 || m.volume_driver.is_some()
                 || !m.volume_options.is_empty()
                 || m.volume_subpath.is_some(),
         ),
-        ("tmpfs", m.tmpfs_size.is_some() || m.tmpfs_mode.is_some()),
+        (MountKind::Tmpfs, m.tmpfs_size.is_some() || m.tmpfs_mode.is_some()),
     ];
     for (kind, used) in option_kinds {
         if used && m.kind != kind {
@@ -372,8 +454,8 @@ mod tests {
     fn mount_csv() {
         let m = parse_mount("type=bind,src=/var/run/docker.sock,dst=/s", &cwd()).unwrap();
         assert_eq!(
-            (m.kind.as_str(), m.source.as_deref(), m.target.as_str()),
-            ("bind", Some("/var/run/docker.sock"), "/s")
+            (m.kind, m.source.as_deref(), m.target.as_str()),
+            (MountKind::Bind, Some("/var/run/docker.sock"), "/s")
         );
         let m = parse_mount("type=bind,source=./x,target=/x,readonly", &cwd()).unwrap();
         assert_eq!(m.source.as_deref(), Some("/home/dev/project/x"));
@@ -384,10 +466,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.volume_options.len(), 3);
-        assert_eq!(m.volume_options[1], ("o".into(), "bind".into()));
+        assert_eq!(m.volume_options["o"], "bind");
+        assert!(m.repeated.is_empty());
         let m = parse_mount("type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=1770", &cwd()).unwrap();
         assert_eq!((m.tmpfs_size, m.tmpfs_mode), (Some(64 << 20), Some(0o1770)));
-        assert_eq!(parse_mount("dst=/anon", &cwd()).unwrap().kind, "volume");
+        assert_eq!(parse_mount("dst=/anon", &cwd()).unwrap().kind, MountKind::Volume);
+    }
+
+    /// The docker CLI builds the driver options as a map: the last value of a key is the
+    /// one the daemon gets. Every repeated key is recorded for policy.
+    #[test]
+    fn repeated_keys_keep_the_last_value_and_are_recorded() {
+        let m = parse_mount(
+            "type=volume,src=vv,dst=/h,volume-opt=type=nfs,volume-opt=device=:/x,volume-opt=type=none,\
+             volume-opt=o=bind,volume-opt=device=/",
+            &cwd(),
+        )
+        .unwrap();
+        assert_eq!((m.volume_options["type"].as_str(), m.volume_options["device"].as_str()), ("none", "/"));
+        assert_eq!(m.repeated, ["volume-opt type", "volume-opt device"]);
+        let m = parse_mount("type=tmpfs,dst=/a,target=/b,ro,readonly=false", &cwd()).unwrap();
+        assert_eq!((m.target.as_str(), m.read_only), ("/b", false));
+        assert_eq!(m.repeated, ["target", "readonly"]);
+        let m = parse_mount("type=volume,type=bind,src=./x,dst=/x", &cwd()).unwrap();
+        assert_eq!((m.kind, m.repeated.as_slice()), (MountKind::Bind, &["type".to_string()][..]));
+        assert!(parse_mount("type=volume,dst=/x,volume-opt==x", &cwd()).is_err(), "an empty key");
     }
 
     #[test]

@@ -1,4 +1,6 @@
 //! Published and exposed ports: `-p [ip:][hostPort:]containerPort[/proto]`, `--expose`.
+//! Ranges stay ranges: a binding is expanded port by port only where the Engine API body
+//! needs one entry per port, and counting (the profile's ceiling) works on ranges.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -12,7 +14,7 @@ pub enum Proto {
 }
 
 impl Proto {
-    fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "" | "tcp" => Ok(Proto::Tcp),
             "udp" => Ok(Proto::Udp),
@@ -32,20 +34,110 @@ impl fmt::Display for Proto {
     }
 }
 
-/// One container port bound on the host. `host_port` is empty (any free port), a port,
-/// or a range docker picks from.
+/// `start..=end`, never empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl PortRange {
+    /// How many ports.
+    pub fn count(&self) -> u32 {
+        u32::from(self.end) - u32::from(self.start) + 1
+    }
+
+    pub fn is_single(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn ports(&self) -> impl Iterator<Item = u16> + use<> {
+        self.start..=self.end
+    }
+
+    fn parse(s: &str) -> Result<PortRange, String> {
+        let (start, end) = match s.split_once('-') {
+            Some((a, b)) => (parse_port(a)?, parse_port(b)?),
+            None => {
+                let p = parse_port(s)?;
+                (p, p)
+            }
+        };
+        if end < start {
+            return Err(format!("invalid port range {s:?} (end before start)"));
+        }
+        Ok(PortRange { start, end })
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.is_single() {
+            true => write!(f, "{}", self.start),
+            false => write!(f, "{}-{}", self.start, self.end),
+        }
+    }
+}
+
+/// One `-p` value: container ports bound on the host. `host` is `None` for any free
+/// port; a range as long as `container`, mapped port by port; or, for a single
+/// container port, a range docker picks one free port from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortBinding {
     pub host_ip: Option<IpAddr>,
-    pub host_port: String,
-    pub container_port: u16,
+    pub host: Option<PortRange>,
+    pub container: PortRange,
     pub proto: Proto,
 }
 
 impl PortBinding {
-    /// The Engine API key of the container side: `80/tcp`.
-    pub fn key(&self) -> String {
-        format!("{}/{}", self.container_port, self.proto)
+    /// How many host ports it binds (one proxy each).
+    pub fn count(&self) -> u32 {
+        self.container.count()
+    }
+
+    /// The Engine API entries: (`80/tcp`, host port as docker sends it), one per
+    /// container port.
+    pub fn entries(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.container.ports().map(move |port| {
+            let host = match self.host {
+                None => String::new(),
+                Some(h) if self.container.is_single() => h.to_string(),
+                Some(h) => (u32::from(h.start) + u32::from(port - self.container.start)).to_string(),
+            };
+            (format!("{port}/{}", self.proto), host)
+        })
+    }
+}
+
+impl fmt::Display for PortBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.host_ip {
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
+            Some(ip) => write!(f, "{ip}:")?,
+            None => {}
+        }
+        match (self.host, self.host_ip) {
+            (Some(h), _) => write!(f, "{h}:")?,
+            (None, Some(_)) => f.write_str(":")?,
+            (None, None) => {}
+        }
+        write!(f, "{}/{}", self.container, self.proto)
+    }
+}
+
+/// One `--expose` value: container ports, not published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposed {
+    pub ports: PortRange,
+    pub proto: Proto,
+}
+
+impl Exposed {
+    /// The `port/proto` keys of the Engine API's `ExposedPorts`.
+    pub fn keys(&self) -> impl Iterator<Item = String> + use<> {
+        let proto = self.proto;
+        self.ports.ports().map(move |p| format!("{p}/{proto}"))
     }
 }
 
@@ -53,22 +145,8 @@ fn parse_port(s: &str) -> Result<u16, String> {
     s.parse::<u16>().map_err(|_| format!("invalid port {s:?} (expected a number from 1 to 65535)"))
 }
 
-fn parse_range(s: &str) -> Result<(u16, u16), String> {
-    let (start, end) = match s.split_once('-') {
-        Some((a, b)) => (parse_port(a)?, parse_port(b)?),
-        None => {
-            let p = parse_port(s)?;
-            (p, p)
-        }
-    };
-    if end < start {
-        return Err(format!("invalid port range {s:?} (end before start)"));
-    }
-    Ok((start, end))
-}
-
-/// Parses one `-p` value into one binding per container port.
-pub fn parse_publish(spec: &str) -> Result<Vec<PortBinding>, String> {
+/// Parses one `-p` value.
+pub fn parse_publish(spec: &str) -> Result<PortBinding, String> {
     let (addr, proto) = spec.rsplit_once('/').unwrap_or((spec, ""));
     let proto = Proto::parse(proto)?;
     let parts: Vec<&str> = addr.split(':').collect();
@@ -88,74 +166,110 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortBinding>, String> {
         let bare = ip.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(ip);
         Some(bare.parse::<IpAddr>().map_err(|_| format!("invalid IP address {ip:?} in {spec:?}"))?)
     };
-    let (c_start, c_end) = parse_range(container)?;
-    if c_start == 0 {
+    let container = PortRange::parse(container)?;
+    if container.start == 0 {
         return Err(format!("invalid container port 0 in {spec:?}"));
     }
-    let host_range = if host.is_empty() { None } else { Some(parse_range(host)?) };
-    if let Some((h_start, h_end)) = host_range
-        && h_end - h_start != c_end - c_start
-        && c_end != c_start
+    let host = if host.is_empty() { None } else { Some(PortRange::parse(host)?) };
+    if let Some(h) = host
+        && h.count() != container.count()
+        && !container.is_single()
     {
         return Err(format!("invalid ranges in {spec:?}: host and container ranges differ in size"));
     }
-    Ok((c_start..=c_end)
-        .enumerate()
-        .map(|(i, container_port)| PortBinding {
-            host_ip,
-            host_port: match host_range {
-                None => String::new(),
-                // A single container port with a host range: docker picks from the range.
-                Some((h_start, h_end)) if c_start == c_end && h_start != h_end => host.to_string(),
-                Some((h_start, _)) => (h_start as usize + i).to_string(),
-            },
-            container_port,
-            proto,
-        })
-        .collect())
+    Ok(PortBinding { host_ip, host, container, proto })
 }
 
-/// Parses one `--expose` value (`80`, `80/udp`, `8000-8010`) into `port/proto` keys.
-pub fn parse_expose(spec: &str) -> Result<Vec<String>, String> {
+/// Parses one `--expose` value (`80`, `80/udp`, `8000-8010`).
+pub fn parse_expose(spec: &str) -> Result<Exposed, String> {
     let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, ""));
-    let proto = Proto::parse(proto)?;
-    let (start, end) = parse_range(ports)?;
-    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
+    Ok(Exposed { ports: PortRange::parse(ports)?, proto: Proto::parse(proto)? })
+}
+
+/// Parses an Engine API port key (`80/tcp`, `8000-8010/udp` in image configs).
+pub fn parse_key(key: &str) -> Option<Exposed> {
+    parse_expose(key).ok()
+}
+
+/// Ports as merged ranges per protocol, counted without expanding them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortSet {
+    ranges: Vec<(Proto, u16, u16)>,
+}
+
+impl PortSet {
+    pub fn insert(&mut self, proto: Proto, range: PortRange) {
+        self.ranges.push((proto, range.start, range.end));
+        self.ranges.sort();
+        let mut merged: Vec<(Proto, u16, u16)> = Vec::with_capacity(self.ranges.len());
+        for &(p, s, e) in &self.ranges {
+            match merged.last_mut() {
+                Some((lp, _, le)) if *lp == p && u32::from(s) <= u32::from(*le) + 1 => *le = (*le).max(e),
+                _ => merged.push((p, s, e)),
+            }
+        }
+        self.ranges = merged;
+    }
+
+    /// How many ports.
+    pub fn count(&self) -> u64 {
+        self.ranges.iter().map(|&(_, s, e)| u64::from(e - s) + 1).sum()
+    }
+
+    /// How many of these ports `other` lacks.
+    pub fn count_outside(&self, other: &PortSet) -> u64 {
+        let shared: u64 = self
+            .ranges
+            .iter()
+            .map(|&(p, s, e)| {
+                other
+                    .ranges
+                    .iter()
+                    .filter(|(op, os, oe)| *op == p && *os <= e && *oe >= s)
+                    .map(|&(_, os, oe)| u64::from(oe.min(e) - os.max(s)) + 1)
+                    .sum::<u64>()
+            })
+            .sum();
+        self.count() - shared
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn one(spec: &str) -> PortBinding {
-        let mut v = parse_publish(spec).unwrap();
-        assert_eq!(v.len(), 1, "{spec}");
-        v.remove(0)
+    fn entries(spec: &str) -> Vec<(String, String)> {
+        parse_publish(spec).unwrap().entries().collect()
     }
 
     #[test]
     fn forms() {
-        let b = one("127.0.0.1:8080:80");
+        let b = parse_publish("127.0.0.1:8080:80").unwrap();
         assert_eq!(b.host_ip, Some("127.0.0.1".parse().unwrap()));
-        assert_eq!((b.host_port.as_str(), b.key().as_str()), ("8080", "80/tcp"));
-        let b = one("8080:80/udp");
-        assert_eq!((b.host_ip, b.host_port.as_str(), b.key().as_str()), (None, "8080", "80/udp"));
-        let b = one("80");
-        assert_eq!((b.host_port.as_str(), b.key().as_str()), ("", "80/tcp"));
-        let b = one("127.0.0.1::80");
-        assert_eq!(b.host_port, "");
-        let b = one("[::1]:8080:80");
-        assert_eq!(b.host_ip, Some("::1".parse().unwrap()));
-        let b = one("::1:8080:80");
-        assert_eq!(b.host_ip, Some("::1".parse().unwrap()));
+        assert_eq!(entries("127.0.0.1:8080:80"), [("80/tcp".to_string(), "8080".to_string())]);
+        assert_eq!(entries("8080:80/udp"), [("80/udp".to_string(), "8080".to_string())]);
+        assert_eq!(entries("80"), [("80/tcp".to_string(), String::new())]);
+        assert_eq!(entries("127.0.0.1::80"), [("80/tcp".to_string(), String::new())]);
+        assert_eq!(parse_publish("[::1]:8080:80").unwrap().host_ip, Some("::1".parse().unwrap()));
+        assert_eq!(parse_publish("::1:8080:80").unwrap().host_ip, Some("::1".parse().unwrap()));
+        for spec in ["127.0.0.1:8080:80/tcp", "[::1]:8080:80/tcp", "80/udp", "127.0.0.1::80/tcp", "8000-8001:80-81/tcp"]
+        {
+            assert_eq!(parse_publish(spec).unwrap().to_string(), spec);
+        }
     }
 
     #[test]
-    fn ranges() {
-        let v = parse_publish("8000-8002:80-82").unwrap();
-        let got: Vec<_> = v.iter().map(|b| (b.host_port.clone(), b.container_port)).collect();
-        assert_eq!(got, [("8000".into(), 80), ("8001".into(), 81), ("8002".into(), 82)]);
-        assert_eq!(one("8000-8010:80").host_port, "8000-8010");
+    fn ranges_stay_ranges() {
+        let b = parse_publish("8000-8002:80-82").unwrap();
+        assert_eq!(b.count(), 3);
+        let got: Vec<_> = b.entries().collect();
+        assert_eq!(
+            got,
+            [("80/tcp".into(), "8000".into()), ("81/tcp".into(), "8001".into()), ("82/tcp".into(), "8002".into())]
+        );
+        assert_eq!(entries("8000-8010:80"), [("80/tcp".to_string(), "8000-8010".to_string())]);
+        let all = parse_publish("1-65535:1-65535").unwrap();
+        assert_eq!((all.count(), all.container, all.host), (65535, PortRange { start: 1, end: 65535 }, all.host));
         assert!(parse_publish("8000:80-82").is_err());
         assert!(parse_publish("8000-8001:80-82").is_err());
     }
@@ -169,9 +283,28 @@ mod tests {
 
     #[test]
     fn expose() {
-        assert_eq!(parse_expose("80").unwrap(), ["80/tcp"]);
-        assert_eq!(parse_expose("53/udp").unwrap(), ["53/udp"]);
-        assert_eq!(parse_expose("1-2").unwrap(), ["1/tcp", "2/tcp"]);
+        assert_eq!(parse_expose("80").unwrap().keys().collect::<Vec<_>>(), ["80/tcp"]);
+        assert_eq!(parse_expose("53/udp").unwrap().keys().collect::<Vec<_>>(), ["53/udp"]);
+        assert_eq!(parse_expose("1-2").unwrap().keys().collect::<Vec<_>>(), ["1/tcp", "2/tcp"]);
         assert!(parse_expose("x").is_err());
+        assert_eq!(parse_key("8000-8010/udp").unwrap().ports.count(), 11);
+    }
+
+    #[test]
+    fn sets_count_without_expanding() {
+        let mut a = PortSet::default();
+        a.insert(Proto::Tcp, PortRange { start: 1, end: 65535 });
+        a.insert(Proto::Tcp, PortRange { start: 80, end: 90 });
+        a.insert(Proto::Udp, PortRange { start: 53, end: 53 });
+        assert_eq!(a.count(), 65536);
+        let mut b = PortSet::default();
+        b.insert(Proto::Tcp, PortRange { start: 100, end: 199 });
+        b.insert(Proto::Udp, PortRange { start: 54, end: 54 });
+        assert_eq!(a.count_outside(&b), 65536 - 100);
+        assert_eq!(b.count_outside(&a), 1);
+        let mut c = PortSet::default();
+        c.insert(Proto::Tcp, PortRange { start: 10, end: 12 });
+        c.insert(Proto::Tcp, PortRange { start: 13, end: 13 });
+        assert_eq!(c.ranges, [(Proto::Tcp, 10, 13)]);
     }
 }

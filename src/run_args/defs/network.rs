@@ -90,14 +90,14 @@ pub const FLAGS: &[Flag] = &[
         Ok(())
     }),
     Flag::many("publish", "[IP:][HOST:]PORT[/PROTO]", "Publish a container port on the host", Network, |r, v, _| {
-        r.publish.extend(port::parse_publish(v).map_err(|e| format!("-p {v}: {e}"))?);
+        r.publish.push(port::parse_publish(v).map_err(|e| format!("-p {v}: {e}"))?);
         Ok(())
     })
     .short('p'),
     Flag::switch("publish-all", "Publish every exposed port on a random host port", Network, |r, b| r.publish_all = b)
         .short('P'),
     Flag::many("expose", "PORT[/PROTO]", "Expose a port or range without publishing it", Network, |r, v, _| {
-        r.expose.extend(port::parse_expose(v).map_err(|e| format!("--expose {v}: {e}"))?);
+        r.expose.push(port::parse_expose(v).map_err(|e| format!("--expose {v}: {e}"))?);
         Ok(())
     }),
 ];
@@ -154,7 +154,7 @@ mod tests {
         let r = ok(&["-p", "127.0.0.1:8080:80", "-p", "53:53/udp", "-P", "--expose", "9000-9001", "img:1"]);
         assert_eq!(r.publish.len(), 2);
         assert!(r.publish_all);
-        assert_eq!(r.expose, ["9000/tcp", "9001/tcp"]);
+        assert_eq!(r.expose[0].keys().collect::<Vec<_>>(), ["9000/tcp", "9001/tcp"]);
         assert!(err(&["-p", "99999:80", "img:1"]).starts_with("-p 99999:80"));
     }
 }

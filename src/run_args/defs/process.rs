@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::value::{int, nonempty};
-use crate::request::{RestartPolicy, UserSpec, env_file, key_value};
+use crate::request::{MapFlag, RestartPolicy, UserSpec, env_file, key_value};
 use crate::run_args::flag::{Flag, Section::Process};
 
 pub const FLAGS: &[Flag] = &[
@@ -86,12 +86,12 @@ pub const FLAGS: &[Flag] = &[
     }),
     Flag::many("log-opt", "KEY=VALUE", "Logging driver option", Process, |r, v, _| {
         let (k, val) = key_value("--log-opt", v)?;
-        r.log_opts.insert(k, val);
+        r.insert_keyed("--log-opt", k, val, MapFlag::LogOpt);
         Ok(())
     }),
     Flag::many("annotation", "KEY=VALUE", "Add an OCI annotation", Process, |r, v, _| {
         let (k, val) = key_value("--annotation", v)?;
-        r.annotations.insert(k, val);
+        r.insert_keyed("--annotation", k, val, MapFlag::Annotation);
         Ok(())
     }),
 ];
@@ -172,5 +172,8 @@ mod tests {
         assert_eq!(r.log_opts["max-size"], "10m");
         assert_eq!(r.annotations["a"], "b");
         assert!(err(&["--log-opt", "novalue", "img:1"]).contains("KEY=VALUE"));
+        let r = ok(&["--log-opt", "max-size=1m", "--log-opt", "max-size=-1", "img:1"]);
+        assert_eq!(r.log_opts["max-size"], "-1", "the last value is the one docker sends");
+        assert_eq!((r.repeated_keys[0].flag, r.repeated_keys[0].key.as_str()), ("--log-opt", "max-size"));
     }
 }

@@ -1,7 +1,7 @@
 //! Resource flags: memory, CPU, pids, block I/O and ulimits.
 
 use super::value::{bytes, int};
-use crate::request::{Throttle, Ulimit, parse_nano_cpus};
+use crate::request::{RepeatedKey, Throttle, Ulimit, parse_nano_cpus};
 use crate::run_args::flag::{Flag, Section::Resources};
 
 fn throttle(flag: &str, v: &str, rate: fn(&str) -> Option<i64>) -> Result<Throttle, String> {
@@ -169,7 +169,11 @@ pub const FLAGS: &[Flag] = &[
     }),
     Flag::many("ulimit", "NAME=SOFT[:HARD]", "Set a ulimit", Resources, |r, v, _| {
         let u = Ulimit::parse(v)?;
-        // A later --ulimit for the same resource replaces the earlier one.
+        // A later --ulimit for the same resource replaces the earlier one, as in the
+        // docker CLI's map; policy refuses the repetition.
+        if r.ulimits.iter().any(|old| old.name == u.name) {
+            r.repeated_keys.push(RepeatedKey { flag: "--ulimit", key: u.name.to_string() });
+        }
         r.ulimits.retain(|old| old.name != u.name);
         r.ulimits.push(u);
         Ok(())

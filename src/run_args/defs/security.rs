@@ -2,7 +2,7 @@
 
 use super::value::nonempty;
 use crate::capability::Capability;
-use crate::request::{SecurityOpt, key_value};
+use crate::request::{MapFlag, NamespaceKind, NamespaceMode, SecurityOpt, key_value};
 use crate::run_args::flag::{Flag, Section::Security};
 
 pub const FLAGS: &[Flag] = &[
@@ -31,26 +31,23 @@ pub const FLAGS: &[Flag] = &[
         r.read_only = Some(b)
     }),
     Flag::one("userns", "MODE", "User namespace mode", Security, |r, v, _| {
-        r.userns = Some(v.to_string());
+        r.userns = Some(NamespaceMode::parse(NamespaceKind::User, v)?);
         Ok(())
     }),
     Flag::one("cgroupns", "MODE", "Cgroup namespace: private (hardrun's default) or host", Security, |r, v, _| {
-        if !["", "host", "private"].contains(&v) {
-            return Err(format!("invalid --cgroupns {v:?} (use private or host)"));
-        }
-        r.cgroupns = Some(v.to_string());
+        r.cgroupns = Some(NamespaceMode::parse(NamespaceKind::Cgroup, v)?);
         Ok(())
     }),
     Flag::one("pid", "MODE", "PID namespace to use", Security, |r, v, _| {
-        r.pid = Some(v.to_string());
+        r.pid = Some(NamespaceMode::parse(NamespaceKind::Pid, v)?);
         Ok(())
     }),
     Flag::one("ipc", "MODE", "IPC mode: private, shareable, none, host, container:NAME", Security, |r, v, _| {
-        r.ipc = Some(v.to_string());
+        r.ipc = Some(NamespaceMode::parse(NamespaceKind::Ipc, v)?);
         Ok(())
     }),
     Flag::one("uts", "MODE", "UTS namespace to use", Security, |r, v, _| {
-        r.uts = Some(v.to_string());
+        r.uts = Some(NamespaceMode::parse(NamespaceKind::Uts, v)?);
         Ok(())
     }),
     Flag::many("device", "DEVICE", "Add a host device (always refused)", Security, |r, v, _| {
@@ -77,7 +74,7 @@ pub const FLAGS: &[Flag] = &[
     }),
     Flag::many("sysctl", "KEY=VALUE", "Set a namespaced kernel parameter", Security, |r, v, _| {
         let (k, val) = key_value("--sysctl", v)?;
-        r.sysctls.insert(k, val);
+        r.insert_keyed("--sysctl", k, val, MapFlag::Sysctl);
         Ok(())
     }),
     Flag::one("cgroup-parent", "CGROUP", "Parent cgroup for the container", Security, |r, v, _| {
@@ -128,10 +125,7 @@ mod tests {
     fn namespaces_and_devices_are_recorded() {
         let r =
             ok(&["--pid=host", "--ipc", "host", "--uts", "host", "--userns", "host", "--cgroupns", "host", "img:1"]);
-        assert_eq!(
-            [r.pid, r.ipc, r.uts, r.userns, r.cgroupns].map(|m| m.unwrap()),
-            ["host", "host", "host", "host", "host"]
-        );
+        assert!([r.pid, r.ipc, r.uts, r.userns, r.cgroupns].iter().all(|m| m.as_ref().unwrap().is_host()));
         let r = ok(&["--device", "/dev/sda", "--device-cgroup-rule", "c 1:3 mr", "--gpus", "all", "img:1"]);
         assert_eq!((r.devices.len(), r.device_cgroup_rules.len(), r.gpus.as_deref()), (1, 1, Some("all")));
         assert!(err(&["--cgroupns", "shared", "img:1"]).contains("--cgroupns"));

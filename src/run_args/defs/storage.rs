@@ -1,7 +1,7 @@
 //! Storage flags: volumes, bind mounts, tmpfs and the storage driver.
 
 use super::value::{bytes, nonempty};
-use crate::request::{key_value, mount};
+use crate::request::{MapFlag, key_value, mount};
 use crate::run_args::flag::{Flag, Section::Storage};
 
 pub const FLAGS: &[Flag] = &[
@@ -34,7 +34,7 @@ pub const FLAGS: &[Flag] = &[
     }),
     Flag::many("storage-opt", "KEY=VALUE", "Storage driver option", Storage, |r, v, _| {
         let (k, val) = key_value("--storage-opt", v)?;
-        r.storage_opts.insert(k, val);
+        r.insert_keyed("--storage-opt", k, val, MapFlag::StorageOpt);
         Ok(())
     }),
     Flag::one("shm-size", "BYTES", "Size of /dev/shm", Storage, |r, v, _| {
