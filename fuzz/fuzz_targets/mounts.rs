@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use hardrun_fuzz::request::mount::{self, VolumeSource};
+use hardrun_fuzz::request::mount::{self, MountKind, VolumeSource};
 use libfuzzer_sys::fuzz_target;
 
 const CWD: &str = "/home/dev/project";
@@ -44,7 +44,7 @@ fn mount_flag(spec: &str) {
     let parsed = mount::parse_mount(spec, Path::new(CWD));
     if let Ok(m) = &parsed {
         assert!(m.target.starts_with('/'), "{spec:?}: {m:?}");
-        if m.kind == "bind" {
+        if m.kind == MountKind::Bind {
             let src = m.source.as_deref().expect("a bind has a source");
             assert!(clean(src), "{spec:?}: source {src:?}");
         }

@@ -1,16 +1,20 @@
 //! User and group names resolved in an image's /etc/passwd and /etc/group. The input is
-//! `SPEC \0 PASSWD \0 GROUP`. A second resolver here follows runc's (moby/sys/user's
-//! GetExecUser): lines trimmed of white space, fields split at ':', ids read with Go's
-//! `strconv.Atoi` (an unparsable id is 0), the first matching line wins.
-//! Properties, for any spec and files:
+//! `SPEC [\n GROUP-ADD...] \0 PASSWD \0 GROUP`. A second resolver here follows runc's
+//! (moby/sys/user's GetExecUser and GetAdditionalGroups): lines trimmed of white space,
+//! fields split at ':', ids read with Go's `strconv.Atoi` (an unparsable id is 0), the
+//! first matching line wins, a user without a group gets every group listing it.
+//! Properties, for any spec, `--group-add` values and files:
 //! - resolving ends without a panic;
-//! - whatever hardrun accepts (`problem` finds nothing) is what runc would run: the
-//!   same uid and gid, and not root. hardrun may refuse more (ambiguous files), never less.
+//! - whatever hardrun resolves is what runc would run the original spec as: the same
+//!   uid, gid and supplementary groups. hardrun may refuse more (files runc versions read
+//!   differently), never read a file another way.
 
 #![no_main]
 
+use std::collections::BTreeSet;
+
 use hardrun_fuzz::image::facts::Contents;
-use hardrun_fuzz::image::user::{problem, resolve};
+use hardrun_fuzz::image::user::resolve;
 use hardrun_fuzz::request::UserSpec;
 use libfuzzer_sys::fuzz_target;
 
@@ -55,24 +59,27 @@ fn passwd(text: &str) -> Vec<(&str, i64, i64)> {
         .collect()
 }
 
-/// (name, gid) of each group line, as runc reads it.
-fn groups(text: &str) -> Vec<(&str, i64)> {
+/// (name, gid, members) of each group line, as runc reads it.
+fn groups(text: &str) -> Vec<(&str, i64, Vec<&str>)> {
     lines(text)
         .map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f[0], f.get(2).map_or(0, |v| atoi(v)))
+            let members = f.get(3).map_or_else(Vec::new, |m| m.split(',').collect());
+            (f[0], f.get(2).map_or(0, |v| atoi(v)), members)
         })
         .collect()
 }
 
 const MAX_ID: i64 = (1 << 31) - 1;
 
-/// The uid and gid runc runs `spec` as, or `None` when it refuses to start.
-fn runc(spec: &str, passwd_text: Option<&str>, group_text: Option<&str>) -> Option<(i64, i64)> {
+/// What runc runs `spec` with `--group-add` values as: uid, gid and supplementary
+/// groups, or `None` when it refuses to start.
+fn runc(spec: &str, group_add: &[&str], passwd_text: Option<&str>, group_text: Option<&str>) -> Option<Ids> {
     let mut parts = spec.split(':');
     let user = parts.next().unwrap_or_default();
     let group = parts.next().unwrap_or_default();
     let users = passwd_text.map(passwd).unwrap_or_default();
+    let all_groups = group_text.map(groups).unwrap_or_default();
     let matched = if is_atoi_number(user) {
         users.iter().find(|u| u.1 == atoi(user))
     } else {
@@ -83,26 +90,55 @@ fn runc(spec: &str, passwd_text: Option<&str>, group_text: Option<&str>) -> Opti
         None if is_atoi_number(user) && (0..=MAX_ID).contains(&atoi(user)) => (atoi(user), 0),
         None => return None,
     };
+    let mut supplementary = BTreeSet::new();
     if !group.is_empty() {
-        let all = group_text.map(groups).unwrap_or_default();
         let found = if is_atoi_number(group) {
-            all.iter().find(|g| g.1 == atoi(group))
+            all_groups.iter().find(|g| g.1 == atoi(group))
         } else {
-            all.iter().find(|g| g.0 == group)
+            all_groups.iter().find(|g| g.0 == group)
         };
         gid = match found {
             Some(g) => g.1,
             None if is_atoi_number(group) && (0..=MAX_ID).contains(&atoi(group)) => atoi(group),
             None => return None,
         };
+    } else if let Some(u) = matched {
+        // Without a group, every group line listing the user adds a supplementary group.
+        supplementary.extend(all_groups.iter().filter(|g| g.2.contains(&u.0)).map(|g| g.1));
     }
-    Some((uid, gid))
+    // The daemon's GetAdditionalGroups: a name or a gid as written, else a number.
+    for value in group_add {
+        let found = all_groups.iter().find(|g| g.0 == *value || g.1.to_string() == *value);
+        let gid = match found {
+            Some(g) => g.1,
+            None => {
+                let n: i64 = value.parse().ok()?;
+                if !(0..=MAX_ID).contains(&n) {
+                    return None;
+                }
+                n
+            }
+        };
+        supplementary.insert(gid);
+    }
+    Some(Ids { uid, gid, supplementary })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Ids {
+    uid: i64,
+    gid: i64,
+    supplementary: BTreeSet<i64>,
 }
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let mut parts = text.splitn(3, '\0');
-    let spec = parts.next().unwrap_or_default();
+    let mut parts = text.splitn(4, '\0');
+    let (spec, group_add) = {
+        let head = parts.next().unwrap_or_default();
+        let mut fields = head.split('\n');
+        (fields.next().unwrap_or_default(), fields.filter(|g| !g.is_empty()).collect::<Vec<&str>>())
+    };
     let passwd_text = parts.next();
     let group_text = parts.next();
     // A line past bufio.Scanner's 64 KiB limit makes runc fail to start the container.
@@ -110,28 +146,33 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let Ok(user) = UserSpec::parse(spec) else { return };
-    let contents = Contents {
+    // Root by number is refused by policy whatever the files say (and runc reads a line
+    // with a missing id field as id 0), so there is nothing to compare.
+    let root = |s: &str| is_atoi_number(s) && atoi(s) == 0;
+    if root(&user.user) || user.group.as_deref().is_some_and(root) || group_add.iter().any(|g| root(g)) {
+        return;
+    }
+    let files = Contents {
         executables: vec![],
         passwd: passwd_text.map(str::to_string),
         group: group_text.map(str::to_string),
     };
-    let resolved = resolve(&user, Some(&contents));
-    let accepted = problem(&user, Some(&contents), false).is_none();
-    if !accepted {
+    let owned: Vec<String> = group_add.iter().map(|g| g.to_string()).collect();
+    let Ok(identity) = resolve(&user, &owned, Some(&files)) else { return };
+    // Names runc cannot find make it refuse to start: they grant nothing.
+    if !identity.unknown_groups.is_empty() {
         return;
     }
-    let Ok(ids) = resolved else {
-        // Numbers alone need no lookup; only a name that resolves is accepted.
-        assert!(!hardrun_fuzz::image::user::has_names(&user), "{spec:?} accepted without resolving");
-        return;
+    let Some(runc) = runc(spec, &group_add, passwd_text, group_text) else {
+        panic!("hardrun resolves {spec:?} (+{group_add:?}) to {identity:?}; runc refuses it");
     };
-    let Some((uid, gid)) = runc(spec, passwd_text, group_text) else { return };
+    let hardrun = Ids {
+        uid: i64::from(identity.uid),
+        gid: i64::from(identity.gid),
+        supplementary: identity.groups.iter().map(|&g| i64::from(g)).collect(),
+    };
     assert_eq!(
-        (i64::from(ids.uid), i64::from(ids.gid.unwrap_or(0))),
-        (uid, gid),
-        "{spec:?} with passwd {passwd_text:?} and group {group_text:?}: hardrun and runc disagree"
+        hardrun, runc,
+        "{spec:?} +{group_add:?} with passwd {passwd_text:?} and group {group_text:?}: hardrun and runc disagree"
     );
-    if hardrun_fuzz::image::user::has_names(&user) {
-        assert!(uid != 0, "{spec:?} accepted, but runc runs it as root");
-    }
 });

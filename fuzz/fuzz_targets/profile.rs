@@ -14,8 +14,9 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
+use hardrun_fuzz::policy::host_paths::exposed_system_path;
 use hardrun_fuzz::profile::load::{Loader, Location};
-use hardrun_fuzz::profile::model::{DefaultUser, Profile, exposed_system_path};
+use hardrun_fuzz::profile::model::{DefaultUser, Profile};
 use hardrun_fuzz::profile::schema::UNLIMITED;
 use libfuzzer_sys::fuzz_target;
 
