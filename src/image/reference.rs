@@ -109,12 +109,13 @@ impl ImageRef {
 
     /// The short form docker prints (`nginx:1.25`, `ghcr.io/x/y:1`), which parses back to
     /// the same reference: a Docker Hub path whose first part would read as a registry
-    /// (`docker.io/a.b/c`) keeps its `docker.io/`.
+    /// (`docker.io/a.b/c`) keeps its `docker.io/`, and an official image named like an
+    /// image ID keeps its `library/`.
     pub fn familiar(&self) -> String {
         let first = self.path.split('/').next().unwrap_or_default();
         let reads_as_registry = self.path.contains('/') && (first.contains('.') || first == "localhost");
         let repo = match (self.domain.as_str(), self.path.strip_prefix("library/")) {
-            ("docker.io", Some(short)) if !short.contains('/') => short.to_string(),
+            ("docker.io", Some(short)) if !short.contains('/') && !is_image_id(short) => short.to_string(),
             ("docker.io", _) if !reads_as_registry => self.path.clone(),
             _ => self.repository(),
         };
@@ -400,6 +401,7 @@ mod tests {
             "localhost/app",
             "docker.io/a.b/c",
             "index.docker.io/localhost/c",
+            "library/3b94ab57f58c853598ddbc5edb7848aa385b1f68031306a5cdbb6dc2fc256359",
             &format!("app@{D}"),
         ] {
             let parsed = ImageRef::parse(r).unwrap();
