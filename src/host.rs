@@ -36,19 +36,12 @@ pub fn real_path(path: &Path) -> PathBuf {
 /// Where the Docker daemon's API socket usually is; binding one hands over the daemon.
 pub const DAEMON_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/docker.sock"];
 
-/// The host's group file is read up to this size (it is a few KiB on any real host).
-const MAX_GROUP_FILE: u64 = 1 << 20;
-
-/// The host's groups as (name, gid), from /etc/group; empty when it cannot be read.
+/// The host's groups as (name, gid), from /etc/group (a regular file of at most 1 MiB;
+/// it is a few KiB on any real host); empty when it cannot be read.
 pub fn host_groups(path: &Path) -> Vec<(String, u32)> {
-    use std::io::Read;
-    let mut text = String::new();
-    let read = std::fs::File::open(path)
-        .and_then(|f| if f.metadata()?.is_file() { Ok(f) } else { Err(std::io::ErrorKind::InvalidInput.into()) })
-        .and_then(|f| f.take(MAX_GROUP_FILE).read_to_string(&mut text));
-    if read.is_err() {
+    let Ok(text) = crate::bounded_file::read_text(path, crate::bounded_file::TEXT_MAX) else {
         return Vec::new();
-    }
+    };
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.trim().split(':').collect();
