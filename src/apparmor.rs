@@ -159,37 +159,6 @@ fn diagnostics(stderr: &str) -> String {
         .join("; ")
 }
 
-/// What confines a process, from `/proc/<pid>/attr/current`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confinement {
-    Unconfined,
-    /// `mode` is the kernel's word for it: `enforce`, `complain`, `kill`, ...
-    Profile {
-        name: String,
-        mode: String,
-    },
-}
-
-impl Confinement {
-    /// Whether the process is confined by `name` and the kernel enforces it.
-    pub fn enforces(&self, name: &str) -> bool {
-        matches!(self, Confinement::Profile { name: n, mode } if n == name && mode == "enforce")
-    }
-}
-
-/// Parses `/proc/<pid>/attr/current`: `unconfined`, or `NAME (MODE)`. An
-/// empty label (no AppArmor) counts as unconfined.
-pub fn parse_attr_current(s: &str) -> Confinement {
-    let label = s.trim_end_matches(['\n', '\0']).trim();
-    if label.is_empty() || label == "unconfined" {
-        return Confinement::Unconfined;
-    }
-    match label.strip_suffix(')').and_then(|l| l.rsplit_once(" (")) {
-        Some((name, mode)) => Confinement::Profile { name: name.to_string(), mode: mode.to_string() },
-        None => Confinement::Profile { name: label.to_string(), mode: String::new() },
-    }
-}
-
 /// Why an AppArmor step failed. Display is one line: what, why, what to do.
 #[derive(Debug)]
 pub enum AppArmorError {
@@ -386,28 +355,6 @@ mod tests {
             assert!(!rule.starts_with("ptrace") || rule.contains("peer=hardrun-default"), "{rule}");
             assert!(!rule.starts_with("signal (send") || rule.contains("peer=hardrun-default"));
         }
-    }
-
-    #[test]
-    fn attr_current() {
-        let profile = |name: &str, mode: &str| Confinement::Profile { name: name.to_string(), mode: mode.to_string() };
-        let cases = [
-            ("hardrun-default (enforce)\n", profile("hardrun-default", "enforce")),
-            ("docker-default (complain)", profile("docker-default", "complain")),
-            ("unconfined\n", Confinement::Unconfined),
-            ("unconfined", Confinement::Unconfined),
-            ("", Confinement::Unconfined),
-            ("\n", Confinement::Unconfined),
-            ("/usr/bin/my app (enforce)\n", profile("/usr/bin/my app", "enforce")),
-            ("runc (unconfined)\0", profile("runc", "unconfined")),
-            ("hardrun-default", profile("hardrun-default", "")),
-        ];
-        for (input, want) in cases {
-            assert_eq!(parse_attr_current(input), want, "{input:?}");
-        }
-        assert!(parse_attr_current("hardrun-default (enforce)\n").enforces(DEFAULT_NAME));
-        assert!(!parse_attr_current("hardrun-default (complain)\n").enforces(DEFAULT_NAME));
-        assert!(!parse_attr_current("unconfined\n").enforces(DEFAULT_NAME));
     }
 
     #[test]

@@ -1,50 +1,11 @@
 //! Linux capabilities in docker's spelling: normalising what users type (`net_admin`,
 //! `CAP_NET_ADMIN`, `all`) and the set that amounts to root on the host.
 
-/// Every capability the kernel defines, without the `CAP_` prefix.
-pub const ALL: [&str; 41] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
+/// Every capability the kernel defines, by bit, without the `CAP_` prefix (one list
+/// for hardrun and hardrun-init, which cannot use this crate).
+#[path = "../init/capabilities.rs"]
+mod kernel;
+pub use kernel::ALL;
 
 /// Capabilities that let a process escape the container or act as root on the host:
 /// never granted, whatever the profile says.

@@ -115,10 +115,10 @@ pub struct CreateCommand {
 
 #[derive(Debug, Args, Clone, Copy)]
 pub struct VerifyArgs {
-    /// Skip reading back what the kernel enforces after start
+    /// Run the command without hardrun-init checking the kernel first
     #[arg(long = "no-verify", help_heading = "hardrun")]
     pub no_verify: bool,
-    /// Read back what the kernel enforces after start (the default)
+    /// Have hardrun-init check in the kernel that the hardening is in force before the command runs (the default)
     #[arg(long = "verify", overrides_with = "no_verify", help_heading = "hardrun")]
     pub verify: bool,
 }

@@ -92,6 +92,35 @@ const WHEN_ASKED: &[(&str, &str)] = &[
     ("--ulimit", "/HostConfig/Ulimits"),
 ];
 
+/// hardrun's inspect as docker's would read without hardrun-init in front: the init's
+/// path, expectations and `--` taken off the entrypoint (and so off Path and Args), and
+/// its folder's mount taken off the mounts. What remains is what the init execs.
+fn without_init(mut v: Value) -> Value {
+    let init = |x: &Value| x.as_str() == Some("/.hardrun/init");
+    if let Some(Value::Array(ep)) = v.pointer("/Config/Entrypoint").cloned()
+        && ep.first().is_some_and(init)
+        && ep.get(2).and_then(Value::as_str) == Some("--")
+    {
+        let rest: Vec<Value> = ep[3..].to_vec();
+        v["Config"]["Entrypoint"] = if rest.is_empty() { Value::Null } else { Value::Array(rest) };
+        let mut args: Vec<Value> = v["Args"].as_array().cloned().unwrap_or_default();
+        assert!(v["Path"].as_str() == Some("/.hardrun/init") && args.len() >= 2, "{v:#}");
+        args.drain(..2);
+        v["Path"] = args.first().cloned().unwrap_or(Value::Null);
+        v["Args"] = Value::Array(args.into_iter().skip(1).collect());
+    }
+    if let Some(Value::Array(mounts)) = v.pointer_mut("/HostConfig/Mounts") {
+        mounts.retain(|m| m["Target"] != "/.hardrun");
+        if mounts.is_empty()
+            && let Some(hc) = v["HostConfig"].as_object_mut()
+        {
+            // docker leaves the key out when there are none.
+            hc.remove("Mounts");
+        }
+    }
+    v
+}
+
 fn labels_without_hardrun(v: &Value) -> Value {
     let mut labels = v.pointer("/Config/Labels").cloned().unwrap_or(Value::Null);
     if let Value::Object(m) = &mut labels {
@@ -115,7 +144,7 @@ fn compare(scope: &Scope, cwd: &Path, image: &str, flags: &[&str], cmd: &[&str])
     ours_args.push(image);
     ours_args.extend_from_slice(cmd);
     let o = hardrun(&ours_args).current_dir(cwd).run().success();
-    let ours = inspect(o.stdout().trim());
+    let ours = without_init(inspect(o.stdout().trim()));
 
     let mut fields: Vec<&str> = INTENT.to_vec();
     for (flag, field) in WHEN_ASKED {

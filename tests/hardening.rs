@@ -14,10 +14,10 @@ use common::{Scope, daemon, docker, hardrun, inspect};
 fn verbose_runs_print_what_was_verified() {
     let Some(d) = daemon() else { return };
     let s = Scope::new();
-    hardrun(["-v", "run", "--rm", "-l", &s.label, &d.image, "sleep", "0.2"])
-        .run()
-        .success()
-        .stderr_has("verified: caps none, no-new-privileges, seccomp filter, uid 65532, read-only root");
+    hardrun(["-v", "run", "--rm", "-l", &s.label, &d.image, "sleep", "0.2"]).run().success().stderr_has(
+        "verified (kernel, before the command ran): capabilities effective none, permitted none, bounding none, \
+         ambient none; no-new-privileges; seccomp filter; uid 65532, gid 65532, groups 65532; read-only root",
+    );
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn no_verify_skips_the_check() {
     hardrun(["-v", "run", "--rm", "--no-verify", "-l", &s.label, &d.image, "true"])
         .run()
         .success()
-        .stderr_lacks("verified:");
+        .stderr_lacks("verified");
 }
 
 fn ip_of(id: &str) -> String {

@@ -5,6 +5,7 @@ pub mod image;
 pub mod plan;
 pub mod profile;
 pub mod run;
+pub mod verified;
 
 use std::path::PathBuf;
 

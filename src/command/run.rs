@@ -7,10 +7,11 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::plan::Refused;
+use super::verified;
 use super::{cwd, env, load_profile};
 use crate::cli::Global;
-use crate::engine::lifecycle::{AfterStart, NoCheck, Signals};
-use crate::engine::{Engine, endpoint};
+use crate::engine::lifecycle::{NoCheck, Signals};
+use crate::engine::{DaemonFacts, Engine, endpoint};
 use crate::image::ImageRef;
 use crate::plan::Plan;
 use crate::policy::{self, Host};
@@ -51,24 +52,27 @@ impl<'a> Invocation<'a> {
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
         let engine = Engine::connect(endpoint).await?;
-        self.daemon_facts(&engine, &mut host).await?;
+        let facts = self.daemon_facts(&engine, &mut host).await?;
         let apparmor_on_host = host.apparmor == Some(true);
         let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
         host.image = self.ensure_image(&engine, &image, &mut signals).await?;
         let plan = policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
         self.report(&plan);
-        if self.create_only {
-            engine.create_only(&plan, &mut signals).await
-        } else if self.verify {
-            let check = Verification { plan: &plan, apparmor_on_host, verbose: self.verbose > 0 && !self.quiet };
-            engine.run(&plan, &mut signals, &check).await
-        } else {
-            engine.run(&plan, &mut signals, &NoCheck).await
+        if !self.create_only && !self.verify {
+            return engine.run(&plan, &mut signals, &NoCheck).await;
         }
+        let options = verified::Options {
+            create_only: self.create_only,
+            verbose: self.verbose > 0 && !self.quiet,
+            quiet: self.quiet,
+            selinux: facts.selinux,
+            apparmor_on_host,
+        };
+        verified::execute(&engine, &plan, &host, &mut signals, options).await
     }
 
     /// Facts only the daemon knows: AppArmor, user namespaces, volumes, --volumes-from.
-    async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<()> {
+    async fn daemon_facts(&self, engine: &Engine, host: &mut Host) -> Result<DaemonFacts> {
         let wants_network =
             self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK;
         let network = async {
@@ -112,7 +116,7 @@ impl<'a> Invocation<'a> {
                 host.containers.insert(name.to_string(), mounts);
             }
         }
-        Ok(())
+        Ok(facts)
     }
 
     /// The networks to resolve through the daemon: every user-defined one named by
@@ -190,70 +194,6 @@ impl<'a> Invocation<'a> {
                 eprintln!("hardrun: {}", escape(&format!("{}: {} ({})", d.control, d.value, d.source)));
             }
         }
-    }
-}
-
-/// `--verify`: reads back what the kernel enforces right after start.
-struct Verification<'p> {
-    plan: &'p Plan,
-    apparmor_on_host: bool,
-    verbose: bool,
-}
-
-impl Verification<'_> {
-    async fn verify(&self, engine: &Engine, id: &str) -> Result<()> {
-        use crate::verify::{Local, compare, local_init, read_kernel};
-        let local = if engine.endpoint.is_local() { local_init(id) } else { Local::Unknown };
-        let outcome = match local {
-            Local::Exited => Ok("nothing to read, the container already exited".to_string()),
-            Local::Pid(pid) => {
-                // Just after start the runtime may still be setting the process up
-                // (seccomp comes right before exec): a real difference persists.
-                let mut outcome = Ok(String::new());
-                for _ in 0..40 {
-                    let Some(observed) = read_kernel(pid, id) else {
-                        outcome = Ok("nothing to read, the container already exited".to_string());
-                        break;
-                    };
-                    outcome = compare(&self.plan.expect, &observed, self.apparmor_on_host);
-                    if outcome.is_ok() {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-                outcome
-            }
-            Local::Unknown => {
-                let (pid, inspected) = engine.verification_facts(id).await?;
-                match (pid, read_kernel(pid, id)) {
-                    (0, _) => Ok("nothing to read, the container already exited".to_string()),
-                    (_, Some(observed)) => compare(&self.plan.expect, &observed, self.apparmor_on_host),
-                    (_, None) => compare(&self.plan.expect, &inspected, self.apparmor_on_host),
-                }
-            }
-        };
-        match outcome {
-            Ok(line) => {
-                if self.verbose {
-                    eprintln!("hardrun: verified: {}", crate::sanitize::escape(&line));
-                }
-                Ok(())
-            }
-            Err(diffs) => Err(anyhow::anyhow!(
-                "the hardening is not in effect, so the container was stopped: {}",
-                diffs.join("; ")
-            )),
-        }
-    }
-}
-
-impl AfterStart for Verification<'_> {
-    fn check<'a>(
-        &'a self,
-        engine: &'a Engine,
-        id: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
-        Box::pin(self.verify(engine, id))
     }
 }
 

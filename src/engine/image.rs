@@ -50,6 +50,7 @@ impl Engine {
             exposed_ports: config.exposed_ports.unwrap_or_default(),
             size: img.size.unwrap_or_default().max(0) as u64,
             layers: img.root_fs.and_then(|r| r.layers).map_or(0, |l| l.len()),
+            volumes: config.volumes.unwrap_or_default(),
             ..ImageFacts::default()
         }))
     }

@@ -207,6 +207,9 @@ impl Engine {
         if let Some(sig) = caught {
             return Err(self.discard(&id, interrupted(sig, "while creating")).await);
         }
+        if let Err(e) = after_start.before_start(self, &id).await {
+            return Err(self.discard(&id, e).await);
+        }
         if life.detach {
             let (started, caught) = shielded(self.start(&id), signals).await;
             if let Err(e) = started {
@@ -353,6 +356,16 @@ pub trait AfterStart {
         engine: &'a Engine,
         id: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>>;
+
+    /// A check once the container exists and before it starts (of what the daemon
+    /// recorded); its failure removes the container too.
+    fn before_start<'a>(
+        &'a self,
+        _: &'a Engine,
+        _: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// No check after start.

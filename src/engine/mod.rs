@@ -13,6 +13,7 @@ pub mod network;
 pub mod pull;
 pub mod raw;
 pub mod terminal;
+pub mod verification;
 
 use std::time::Duration;
 
@@ -206,38 +207,6 @@ impl Engine {
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(anyhow!(describe(&e))),
         }
-    }
-
-    /// The container's first process (0 once it exited) and what inspect reports of its
-    /// hardening, for verification.
-    pub async fn verification_facts(&self, id: &str) -> Result<(i64, crate::verify::Observed)> {
-        let c = self.docker.inspect_container(id, None).await.map_err(|e| anyhow!(describe(&e)))?;
-        let pid = c.state.as_ref().and_then(|s| s.pid).unwrap_or(0);
-        let hc = c.host_config.unwrap_or_default();
-        let opts = hc.security_opt.unwrap_or_default();
-        let dropped_all = hc.cap_drop.unwrap_or_default().iter().any(|c| c.eq_ignore_ascii_case("ALL"));
-        let added = hc.cap_add.unwrap_or_default();
-        let mask = added
-            .iter()
-            .filter_map(|c| crate::capability::Capability::parse(c).ok()?.bit())
-            .fold(0u64, |m, b| m | (1 << b));
-        let observed = crate::verify::Observed {
-            kernel: false,
-            cap_bnd: dropped_all.then_some(mask),
-            cap_eff: dropped_all.then_some(mask),
-            no_new_privs: Some(opts.iter().any(|o| o.starts_with("no-new-privileges"))),
-            seccomp: Some(if opts.iter().any(|o| o.starts_with("seccomp=") && o != "seccomp=unconfined") {
-                2
-            } else {
-                0
-            }),
-            uid: None,
-            gid: None,
-            user: c.config.and_then(|c| c.user),
-            root_read_only: hc.readonly_rootfs,
-            apparmor: c.app_armor_profile.filter(|p| !p.is_empty()),
-        };
-        Ok((pid, observed))
     }
 
     /// Removes a container, whatever its state; a container already gone is fine.

@@ -22,7 +22,8 @@ pub struct ImageFacts {
     pub labels: BTreeMap<String, String>,
     /// `Config.WorkingDir`, empty when unset.
     pub working_dir: String,
-    /// `Config.Entrypoint` and `Config.Cmd`.
+    /// `Config.Entrypoint` and `Config.Cmd` (hardrun passes them on itself when it puts
+    /// its init in front: a create body with an Entrypoint does not get the image's Cmd).
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     /// `Config.ExposedPorts` keys (`80/tcp`), which `-P` publishes.
@@ -31,6 +32,8 @@ pub struct ImageFacts {
     pub size: u64,
     /// Filesystem layers (`RootFS.Layers`).
     pub layers: usize,
+    /// `Config.Volumes`: anonymous volumes the daemon mounts.
+    pub volumes: Vec<String>,
     /// `created_by` of each history entry, oldest first; `None` when not read.
     pub history: Option<Vec<String>>,
     /// What a look inside found; `None` when hardrun did not look.

@@ -136,6 +136,27 @@ fn capabilities(h: &mut Hardening) {
         h.hc.cap_add = Some(add.iter().map(|(c, _)| c.api_name()).collect());
     }
     h.expect.capabilities = add.iter().map(|(c, _)| c.name().to_string()).collect();
+    inert_for_non_root(h, &add);
+}
+
+/// Docker gives a non-root process no ambient capabilities, so an added capability
+/// reaches only its bounding set, where nothing uses it (and no-new-privileges keeps
+/// file capabilities off): say so rather than let the plan suggest otherwise.
+fn inert_for_non_root(h: &mut Hardening, add: &[(Capability, crate::plan::Source)]) {
+    let Some(user) = h.config.user.as_deref().and_then(|u| crate::request::UserSpec::parse(u).ok()) else { return };
+    if add.is_empty() || user.is_root() {
+        return;
+    }
+    let caps: Vec<&str> = add.iter().map(|(c, _)| c.name()).collect();
+    let ports = if caps.contains(&"NET_BIND_SERVICE") {
+        "; ports below 1024 bind without NET_BIND_SERVICE (docker sets net.ipv4.ip_unprivileged_port_start=0 in the container's network namespace)"
+    } else {
+        ""
+    };
+    h.notices.push(format!(
+        "{} will not be effective: the container runs as the non-root user {user}, and docker puts a non-root process's added capabilities only in its bounding set{ports}",
+        caps.join(", ")
+    ));
 }
 
 fn names(caps: &[Capability]) -> String {

@@ -131,11 +131,24 @@ fn capabilities_drop_all_and_add_only_allowed() {
 
 #[test]
 fn a_profile_add_can_be_dropped_by_a_flag() {
-    let web = profile("web");
-    let p = plan_with(&["img:1"], &web, &host()).unwrap();
-    assert_eq!(hc(&p).cap_add.as_deref(), Some(&["CAP_NET_BIND_SERVICE".to_string()][..]));
-    let p = plan_with(&["--cap-drop", "net_bind_service", "img:1"], &web, &host()).unwrap();
+    let mut granting = profile("default");
+    granting.capabilities.add = vec![crate::capability::Capability::Named("CHOWN")];
+    let p = plan_with(&["img:1"], &granting, &host()).unwrap();
+    assert_eq!(hc(&p).cap_add.as_deref(), Some(&["CAP_CHOWN".to_string()][..]));
+    let p = plan_with(&["--cap-drop", "chown", "img:1"], &granting, &host()).unwrap();
     assert!(hc(&p).cap_add.is_none());
+}
+
+#[test]
+fn an_added_capability_is_said_to_be_inert_for_a_non_root_user() {
+    let p = plan(&["--cap-add", "NET_BIND_SERVICE", "--cap-add", "CHOWN", "img:1"]);
+    let note = p.notices.iter().find(|n| n.contains("will not be effective")).expect("a notice");
+    assert!(note.contains("NET_BIND_SERVICE, CHOWN") && note.contains("non-root user 65532:65532"), "{note}");
+    assert!(note.contains("ip_unprivileged_port_start=0"), "{note}");
+    let p = plan(&["--cap-add", "CHOWN", "img:1"]);
+    assert!(p.notices.iter().any(|n| n.contains("CHOWN will not be effective") && !n.contains("ports below")));
+    let p = plan(&["img:1"]);
+    assert!(!p.notices.iter().any(|n| n.contains("will not be effective")));
 }
 
 #[test]
