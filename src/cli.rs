@@ -97,6 +97,11 @@ pub enum Command {
     Doctor(DoctorCommand),
     /// Check running containers against the profile (CIS Docker Benchmark section 5); exit 1 on findings
     Audit(AuditCommand),
+    /// Harden a Compose project: print the hardened file, run Compose with it, export it
+    Compose(ComposeCommand),
+    /// Turn a `hardrun run` command line into manifests for another orchestrator
+    #[command(subcommand)]
+    Export(ExportRunCommand),
 }
 
 #[derive(Debug, Args)]
@@ -229,4 +234,126 @@ pub struct ImageCheckCommand {
     pub pull: String,
     /// The image, as `run` takes it ([REGISTRY/]NAME[:TAG][@DIGEST])
     pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ComposeCommand {
+    /// Compose file (repeat to merge; default: compose.yaml or docker-compose.yml and its override)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Project name (default: COMPOSE_PROJECT_NAME, the file's name:, or the directory's name)
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// Project directory (default: the first file's directory)
+    #[arg(long, value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
+    #[command(subcommand)]
+    pub action: ComposeAction,
+}
+
+/// Which Compose reads the hardened file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ComposeVersion {
+    /// docker-compose 1.27 to 1.29
+    #[value(name = "1")]
+    V1,
+    /// `docker compose` (v2)
+    #[value(name = "2")]
+    V2,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComposeAction {
+    /// Print the hardened Compose file (every service through the same policy as `run`)
+    Config {
+        /// Write it to FILE instead of standard output
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Write it for this Compose (default: the one installed)
+        #[arg(long = "compose-version", value_enum, value_name = "VERSION")]
+        compose_version: Option<ComposeVersion>,
+    },
+    /// Harden, gate every image, start the project with Compose, and verify each container
+    Up {
+        /// Leave the services running in the background
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Skip reading back what the kernel enforces in each started container
+        #[arg(long = "no-verify")]
+        no_verify: bool,
+        /// Services to start (default: all)
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Stop and remove the project's containers and networks (Compose's own `down`)
+    Down(PassThrough),
+    /// List the project's containers (Compose's own `ps`)
+    Ps(PassThrough),
+    /// Show the services' output (Compose's own `logs`)
+    Logs(PassThrough),
+    /// Export the project to another orchestrator
+    #[command(subcommand)]
+    Export(ComposeExport),
+}
+
+/// Arguments handed to Compose as they are.
+#[derive(Debug, Args)]
+pub struct PassThrough {
+    /// Compose's own options and arguments for this command
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComposeExport {
+    /// Kubernetes manifests meeting Pod Security "restricted"
+    Kube(KubeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportRunCommand {
+    /// Kubernetes manifests meeting Pod Security "restricted", from `run`'s flags
+    #[command(args_override_self = true)]
+    Kube(KubeRunCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct KubeRunCommand {
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    #[command(flatten)]
+    pub docker: RunFlags,
+}
+
+/// The workload object that runs the pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum KubeKind {
+    #[default]
+    Deployment,
+    Pod,
+}
+
+/// How the pod's seccomp profile is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum KubeSeccomp {
+    /// The container runtime's default profile (works on every cluster)
+    #[default]
+    RuntimeDefault,
+    /// hardrun's bundled profile, installed on each node (hardrun seccomp export NAME)
+    Localhost,
+    /// hardrun's bundled profile as a security-profiles-operator SeccompProfile object
+    Operator,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KubeArgs {
+    /// Workload kind
+    #[arg(long, value_enum, default_value_t = KubeKind::Deployment, help_heading = "hardrun")]
+    pub kind: KubeKind,
+    /// Seccomp profile of the pods
+    #[arg(long, value_enum, default_value_t = KubeSeccomp::RuntimeDefault, help_heading = "hardrun")]
+    pub seccomp: KubeSeccomp,
+    /// Namespace for the objects (default: none, kubectl's current)
+    #[arg(long, value_name = "NAMESPACE", help_heading = "hardrun")]
+    pub namespace: Option<String>,
 }

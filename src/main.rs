@@ -9,10 +9,12 @@ mod bounded_file;
 mod capability;
 mod cli;
 mod command;
+mod compose;
 mod doctor;
 mod engine;
 mod host;
 mod image;
+mod kube;
 mod plan;
 mod policy;
 mod profile;
@@ -21,6 +23,7 @@ mod run_args;
 mod sanitize;
 mod seccomp;
 mod verify;
+mod yaml;
 
 use std::io::Write;
 
@@ -160,6 +163,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         }
         Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
         Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
+        Command::Compose(cmd) => block_on(command::compose::run(cmd, &cli.global, cli.quiet, verbosity(cli))),
+        Command::Export(cli::ExportRunCommand::Kube(cmd)) => command::export::kube_run(cmd, &cli.global, cli.quiet),
     }
 }
 

@@ -1,5 +1,7 @@
 //! hardrun's commands, one file each; `main` dispatches to them.
 
+pub mod compose;
+pub mod export;
 pub mod gate;
 pub mod image;
 pub mod plan;

@@ -10,6 +10,7 @@ pub mod image;
 pub mod inspect;
 pub mod lifecycle;
 pub mod network;
+pub mod project;
 pub mod pull;
 pub mod raw;
 pub mod terminal;

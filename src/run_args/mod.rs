@@ -135,6 +135,23 @@ impl<const RUN: bool> DockerFlags<RUN> {
     }
 }
 
+/// Applies one docker-run flag by its long name, as if typed once (`--memory 512m`), to
+/// a request being built from something other than a command line (a Compose service).
+/// A switch takes `true`/`false`.
+pub fn apply(req: &mut RunRequest, long: &str, value: &str, ctx: &Context) -> Result<(), String> {
+    let f = defs::all().find(|f| f.long == long).ok_or_else(|| format!("hardrun has no --{long} flag"))?;
+    match f.apply {
+        Apply::Switch(set) => set(req, flag::switch_value(f.long, value)?),
+        Apply::Value(set) => set(req, value, ctx)?,
+    }
+    Ok(())
+}
+
+/// Checks a request built flag by flag (see [`apply`]) as a command line is checked.
+pub fn check(req: &RunRequest) -> Result<(), String> {
+    check_combinations(req)
+}
+
 /// Combinations the docker CLI or daemon reject, caught here with a clearer message.
 fn check_combinations(r: &RunRequest) -> Result<(), String> {
     if r.health.disabled && r.health.is_set() {
