@@ -24,6 +24,7 @@ mod sanitize;
 mod seccomp;
 mod verify;
 mod yaml;
+mod yaml_nesting;
 
 use std::io::Write;
 

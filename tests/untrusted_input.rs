@@ -84,6 +84,15 @@ fn hostile_profile_files_fail_fast() {
     let map = d.path().join("map.yaml");
     std::fs::write(&map, format!("description: {}1{}\n", "{a: ".repeat(100_000), "}".repeat(100_000))).unwrap();
     hardrun(["profile", "validate", s(&map)]).timeout(QUICK).run().fails().stderr_has("nested more than 32");
+    let compose_pipe = fifo(d.path(), "compose.yaml");
+    hardrun(["compose", "-f", s(&compose_pipe), "config"]).timeout(QUICK).run().fails().stderr_has("a FIFO");
+    let compose_deep = d.path().join("deep-compose.yaml");
+    std::fs::write(&compose_deep, format!("services: {}\n", "{a: ".repeat(100_000))).unwrap();
+    hardrun(["compose", "-f", s(&compose_deep), "config"])
+        .timeout(QUICK)
+        .run()
+        .fails()
+        .stderr_has("nested more than 32");
     let big = d.path().join("big.yaml");
     std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
     hardrun(["--profile-file", s(&big), "plan", "img:1"]).timeout(QUICK).run().fails().stderr_has("larger than 1 MiB");

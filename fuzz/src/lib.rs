@@ -32,3 +32,5 @@ pub mod run_args;
 pub mod sanitize;
 #[path = "../../src/seccomp.rs"]
 pub mod seccomp;
+#[path = "../../src/yaml_nesting.rs"]
+pub mod yaml_nesting;

@@ -13,8 +13,8 @@ use crate::cli::ProfileCommand;
 use crate::profile::load::{Loader, untrusted_note};
 use crate::profile::schema::ProfileFile;
 use crate::profile::trust::{TrustList, sha256};
-use crate::profile::yaml;
 use crate::sanitize::{LINE_MAX, escape, line};
+use crate::yaml_nesting as yaml;
 
 pub fn run(cmd: &ProfileCommand, loader: &Loader) -> Result<i32> {
     match cmd {

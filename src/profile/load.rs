@@ -10,8 +10,8 @@ use serde_yaml::Value;
 use super::model::{self, Invalid, Profile};
 use super::schema::ProfileFile;
 use super::trust::TrustList;
-use super::yaml;
 use crate::bounded_file::{self, SECCOMP_MAX, TEXT_MAX};
+use crate::yaml_nesting as yaml;
 
 /// The profiles compiled into the binary.
 pub const BUNDLED: [(&str, &str); 3] = [

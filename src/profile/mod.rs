@@ -5,7 +5,6 @@ pub mod load;
 pub mod model;
 pub mod schema;
 pub mod trust;
-pub mod yaml;
 
 pub use load::Loader;
 pub use model::{DefaultUser, Profile};

@@ -1,14 +1,16 @@
-//! Profile YAML parsed with a bound on its nesting. libyaml (under serde_yaml) spends time
-//! proportional to the open flow collections on every token, so `[[[[...` 40,000 deep took
-//! seconds and 100,000 over a minute. The nesting is measured first with the same scanner,
-//! which stops as soon as it passes [`NESTING_MAX`], so a hostile file costs linear time.
+//! YAML from files hardrun does not control (profiles, Compose files), parsed with a bound
+//! on its nesting. libyaml (under serde_yaml) spends time proportional to the open flow
+//! collections on every token, so `[[[[...` 40,000 deep took seconds and 100,000 over a
+//! minute. The nesting is measured first with the same scanner, which stops as soon as it
+//! passes [`NESTING_MAX`], so a hostile file costs linear time.
 
 use std::mem::MaybeUninit;
 
 use serde::de::DeserializeOwned;
 use unsafe_libyaml as unsafe_yaml;
 
-/// The deepest nesting a profile may have; the schema itself needs five levels.
+/// The deepest nesting a file may have: a profile needs five levels, a Compose file
+/// about eight.
 pub const NESTING_MAX: usize = 32;
 
 /// Why a text was not parsed.
@@ -24,11 +26,9 @@ pub enum YamlError {
 impl std::fmt::Display for YamlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            YamlError::TooDeep { line } => write!(
-                f,
-                "nested more than {NESTING_MAX} levels deep at line {line} (a profile needs five); hardrun stops \
-                 reading there"
-            ),
+            YamlError::TooDeep { line } => {
+                write!(f, "nested more than {NESTING_MAX} levels deep at line {line}; hardrun stops reading there")
+            }
             YamlError::Parse(e) => write!(f, "{e}"),
         }
     }
