@@ -65,6 +65,7 @@ pub async fn run(cmd: &AuditCommand, global: &Global) -> Result<i32> {
 
 /// A header per container, then one line per finding; a summary at the end.
 fn table(reports: &[Report], profile: &str) -> String {
+    use crate::sanitize::escape;
     let mut out = String::new();
     for r in reports {
         let count = match (r.failing(), r.findings.len() - r.failing()) {
@@ -72,13 +73,16 @@ fn table(reports: &[Report], profile: &str) -> String {
             (n, 0) => format!("{n} finding(s)"),
             (n, i) => format!("{n} finding(s), {i} informational"),
         };
-        out.push_str(&format!("{} ({}, {}): {count}\n", r.name, r.id, r.image));
+        // Names, images and findings quote the daemon's answers: escaped, one line each.
+        let (name, id, image) = (escape(&r.name), escape(&r.id), escape(&r.image));
+        out.push_str(&format!("{name} ({id}, {image}): {count}\n"));
         for f in &r.findings {
             let tag = if f.informational { "info: " } else { "" };
             let key =
                 f.profile_key.as_ref().map(|k| format!(" (or allow it with the profile key {k})")).unwrap_or_default();
             let cis = f.cis.unwrap_or("-");
-            out.push_str(&format!("  {cis:<5} {tag}{}: {}; fix: {}{key}\n", f.detail, f.why, f.fix));
+            let text = format!("{}: {}; fix: {}{key}", f.detail, f.why, f.fix);
+            out.push_str(&format!("  {cis:<5} {tag}{}\n", escape(&text)));
         }
     }
     let failing: usize = reports.iter().map(Report::failing).sum();

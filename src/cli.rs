@@ -237,6 +237,17 @@ pub enum ProfileCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Trust profile files in the project folder (./.hardrun/profiles), as they are now,
+    /// with the seccomp file each names; a file that changes is untrusted again
+    Trust {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Stop trusting profile files
+    Untrust {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -63,19 +63,12 @@ pub fn effective_uid() -> Option<u32> {
 /// Where the Docker daemon's API socket usually is; binding one hands over the daemon.
 pub const DAEMON_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/docker.sock"];
 
-/// The host's group file is read up to this size (it is a few KiB on any real host).
-const MAX_GROUP_FILE: u64 = 1 << 20;
-
-/// The host's groups as (name, gid), from /etc/group; empty when it cannot be read.
+/// The host's groups as (name, gid), from /etc/group (a regular file of at most 1 MiB;
+/// it is a few KiB on any real host); empty when it cannot be read.
 pub fn host_groups(path: &Path) -> Vec<(String, u32)> {
-    use std::io::Read;
-    let mut text = String::new();
-    let read = std::fs::File::open(path)
-        .and_then(|f| if f.metadata()?.is_file() { Ok(f) } else { Err(std::io::ErrorKind::InvalidInput.into()) })
-        .and_then(|f| f.take(MAX_GROUP_FILE).read_to_string(&mut text));
-    if read.is_err() {
+    let Ok(text) = crate::bounded_file::read_text(path, crate::bounded_file::TEXT_MAX) else {
         return Vec::new();
-    }
+    };
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.trim().split(':').collect();
@@ -127,14 +120,15 @@ pub fn gather(req: &crate::request::RunRequest, profile: &Profile, cwd: &Path, d
     let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| real_path(Path::new(&h)));
 
     let mut files = BTreeMap::new();
+    // The profile's own seccomp file was read (and, from the project, trusted) with it.
+    if let Some(text) = &profile.seccomp_text {
+        files.insert(PathBuf::from(&profile.seccomp), text.clone());
+    }
     let mut read = |p: &Path| {
-        if let Ok(text) = std::fs::read_to_string(p) {
-            files.insert(p.to_path_buf(), text);
+        if let Ok(text) = crate::bounded_file::read_text(p, crate::bounded_file::SECCOMP_MAX) {
+            files.entry(p.to_path_buf()).or_insert(text);
         }
     };
-    if crate::seccomp::bundled(&profile.seccomp).is_none() {
-        read(Path::new(&profile.seccomp));
-    }
     for opt in &req.security_opts {
         if let SecurityOpt::Seccomp(SeccompChoice::File(p)) = opt {
             read(p);

@@ -5,6 +5,7 @@
 
 mod apparmor;
 mod audit;
+mod bounded_file;
 mod capability;
 mod cli;
 mod command;
@@ -25,6 +26,7 @@ mod sanitize;
 mod seccomp;
 mod verify;
 mod yaml;
+mod yaml_nesting;
 
 use std::io::Write;
 
@@ -121,7 +123,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Image(cli::ImageCommand::Check(cmd)) => block_on(command::image::check(cmd, &cli.global, cli.quiet)),
         Command::Plan(cmd) => block_on(command::plan::run(cmd, &cli.global)),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
-        Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", &|text| {
+        Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", bounded_file::SECCOMP_MAX, &|text| {
             let profile = seccomp::parse(text).map_err(|e| e.to_string())?;
             profile.validate().map_err(|e| e.to_string())?;
             for name in seccomp::ESCAPE_ROUTES {
@@ -134,7 +136,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             Ok(())
         }),
         Command::Apparmor(cmd) => {
-            export(cmd, apparmor::BUNDLED, "AppArmor", &|text| apparmor::check_syntax(text).map_err(|e| e.to_string()))
+            let check = |text: &str| apparmor::check_syntax(text).map_err(|e| e.to_string());
+            export(cmd, apparmor::BUNDLED, "AppArmor", bounded_file::TEXT_MAX, &check)
         }
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut std::io::stdout());
@@ -189,12 +192,13 @@ fn export(
     cmd: &ExportCommand,
     bundled: &[(&str, &str)],
     what: &str,
+    max: u64,
     check: &dyn Fn(&str) -> Result<(), String>,
 ) -> anyhow::Result<i32> {
     match cmd {
         ExportCommand::Check { file } => {
-            let text =
-                std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let text = bounded_file::read_text(file, max)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             check(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             eprintln!("ok: {}", file.display());
         }

@@ -315,6 +315,11 @@ impl SeccompProfile {
         Ok(())
     }
 
+    /// The [`ESCAPE_ROUTES`] this profile lets run, always or under some condition.
+    pub fn escape_routes(&self) -> Vec<(&'static str, Allowance)> {
+        ESCAPE_ROUTES.iter().map(|&r| (r, self.allows(r))).filter(|(_, a)| *a != Allowance::Denied).collect()
+    }
+
     /// Whether `syscall` runs under this profile (on the native architecture, every host).
     pub fn allows(&self, syscall: &str) -> Allowance {
         let rules: Vec<&SyscallRule> =

@@ -122,17 +122,32 @@ fn malformed_profiles_are_one_line_errors() {
 }
 
 #[test]
-fn project_profiles_are_found_in_the_working_directory() {
+fn project_profiles_are_found_in_the_working_directory_once_trusted() {
     let d = tempfile::tempdir().unwrap();
+    let config = d.path().join("config");
     let dir = d.path().join(".hardrun/profiles");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("api.yaml"), "extends: web\ncapabilities:\n  allow: [NET_BIND_SERVICE, NET_RAW]\n")
         .unwrap();
+    let config = config.to_str().unwrap();
     hardrun(["plan", "--profile", "api", "--cap-add", "NET_RAW", "img:1"])
         .current_dir(d.path())
+        .env("XDG_CONFIG_HOME", config)
+        .run()
+        .fails()
+        .stderr_has("hardrun profile trust");
+    hardrun(["profile", "trust", ".hardrun/profiles/api.yaml"])
+        .current_dir(d.path())
+        .env("XDG_CONFIG_HOME", config)
+        .run()
+        .success();
+    hardrun(["plan", "--profile", "api", "--cap-add", "NET_RAW", "img:1"])
+        .current_dir(d.path())
+        .env("XDG_CONFIG_HOME", config)
         .run()
         .success()
-        .stdout_has("add NET_RAW");
+        .stdout_has("add NET_RAW")
+        .stderr_has("api.yaml (trusted project file), then bundled:web");
     hardrun(["plan", "--cap-add", "NET_RAW", "img:1"])
         .current_dir(d.path())
         .run()
@@ -188,4 +203,22 @@ fn the_minor_tag_rule_suggests_no_invented_version() {
         .stderr_has("rw-postgres:15.MINOR")
         .stderr_has("hardrun plan --pin rw-postgres:15")
         .stderr_lacks("1.25");
+}
+
+#[test]
+fn invalid_image_references_are_one_line_at_once() {
+    // Each of these once spun at 100% CPU forever (and ignored Ctrl-C under `run`).
+    for bad in ["a=b", "ok/a*b:1", "my image:1", "aéb:1", "a\x1b]0;pwned\x07:1"] {
+        for cmd in ["plan", "run", "create"] {
+            let o = hardrun([cmd, bad])
+                .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+                .timeout(std::time::Duration::from_secs(10))
+                .run()
+                .fails()
+                .stderr_has("invalid image reference")
+                .stderr_lacks("\x1b");
+            assert_eq!(o.stderr().lines().count(), 1, "{}", o.stderr());
+        }
+    }
+    hardrun(["image", "check", "a=b"]).run().fails().stderr_has("'=' cannot appear");
 }

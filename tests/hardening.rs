@@ -169,10 +169,10 @@ fn volumes_from_is_judged_by_what_it_brings() {
     let donor = s.name("donor");
     docker(["create", "--name", &donor, "-l", &s.label, "-v", "/etc:/host-etc:ro", &d.image, "true"]);
     let dir = tempfile::tempdir().unwrap();
-    let profiles = dir.path().join(".hardrun/profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(profiles.join("share.yaml"), "extends: default\nallow_flags: [volumes-from]\n").unwrap();
-    hardrun(["-q", "run", "--rm", "--profile", "share", "--volumes-from", &donor, &d.image, "true"])
+    let share = dir.path().join("share.yaml");
+    std::fs::write(&share, "extends: default\nallow_flags: [volumes-from]\n").unwrap();
+    let share = share.to_str().unwrap();
+    hardrun(["-q", "--profile-file", share, "run", "--rm", "--volumes-from", &donor, &d.image, "true"])
         .current_dir(dir.path())
         .run()
         .fails()

@@ -158,7 +158,7 @@ async fn scan_image(
         return Ok(ScanResult::Findings { scanner, findings });
     }
     if !quiet {
-        eprintln!("hardrun: scanning {reference} with {scanner}");
+        eprintln!("hardrun: scanning {reference} with {}", crate::sanitize::escape(&scanner));
     }
     let result = run_scanner(&scanner, reference, signals).await?;
     if let ScanResult::Findings { findings, .. } = &result {

@@ -129,8 +129,10 @@ fn refusal(c: &Check) -> Refusal {
 }
 
 /// The report for people: the image's facts, one line per check, then each refusal and
-/// warning in full, as `run` would print it.
+/// warning in full, as `run` would print it. What the image and the daemon said is
+/// escaped: it cannot drive the terminal or add lines.
 fn table(image: &ImageRef, facts: &ImageFacts, profile: &Profile, checks: &[Check]) -> String {
+    use crate::sanitize::{LINE_MAX, escape, line};
     let mut out = String::new();
     let tools = facts.contents.as_ref().map(|c| Tools::from_executables(&c.executables));
     let none = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
@@ -146,12 +148,12 @@ fn table(image: &ImageRef, facts: &ImageFacts, profile: &Profile, checks: &[Chec
         ("packagers", tools.as_ref().map_or("not examined".into(), |t| none(&t.package_managers))),
     ];
     for (k, v) in rows {
-        let _ = writeln!(out, "{k:<10} {v}");
+        let _ = writeln!(out, "{k:<10} {}", line(&v, LINE_MAX));
     }
     let key_w = checks.iter().map(|c| c.key.len()).max().unwrap_or(3).max(11);
     let _ = writeln!(out, "\n{:<9} {:<7} {:<key_w$}  DETAIL", "CHECK", "RESULT", "PROFILE KEY");
     for c in checks {
-        let _ = writeln!(out, "{:<9} {:<7} {:<key_w$}  {}", c.check, c.status.as_str(), c.key, c.detail);
+        let _ = writeln!(out, "{:<9} {:<7} {:<key_w$}  {}", c.check, c.status.as_str(), c.key, escape(&c.detail));
     }
     let problems: Vec<&Check> = checks.iter().filter(|c| matches!(c.status, Status::Refuse | Status::Warn)).collect();
     if !problems.is_empty() {
@@ -163,7 +165,8 @@ fn table(image: &ImageRef, facts: &ImageFacts, profile: &Profile, checks: &[Chec
                 let _ = writeln!(out, "{}", refusal(c));
             }
             _ => {
-                let _ = writeln!(out, "warning: {}: {}; {} (profile key {})", c.asked, c.detail, c.fix, c.key);
+                let text = format!("{}: {}; {} (profile key {})", c.asked, c.detail, c.fix, c.key);
+                let _ = writeln!(out, "warning: {}", escape(&text));
             }
         }
     }

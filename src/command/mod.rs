@@ -37,11 +37,19 @@ pub fn cwd() -> Result<PathBuf> {
     std::env::current_dir().context("cannot read the current directory; cd into an existing folder")
 }
 
-/// The profile the global options name (`--profile-file` first, then `--profile`).
+/// The profile the global options name (`--profile-file` first, then `--profile`). The
+/// files in force are named on stderr whenever one is not bundled, and so is every
+/// project file passed over because the user has not trusted it.
 pub fn load_profile(global: &Global, loader: &Loader) -> Result<Profile> {
     let profile = match &global.profile_file {
         Some(path) => loader.load_file(path)?,
         None => loader.load(global.profile.as_deref().unwrap_or("default"))?,
     };
+    for u in &profile.untrusted {
+        eprintln!("hardrun: warning: passed over {}", crate::profile::load::untrusted_note(u));
+    }
+    if let Some(files) = profile.files_in_force() {
+        eprintln!("hardrun: {files}");
+    }
     Ok(profile)
 }

@@ -236,12 +236,14 @@ impl<'a> Invocation<'a> {
         if self.quiet || self.req.quiet {
             return;
         }
+        // Notes and decisions can quote the image (its user, a warning about its labels).
+        use crate::sanitize::escape;
         for n in &plan.notices {
-            eprintln!("hardrun: note: {n}");
+            eprintln!("hardrun: note: {}", escape(n));
         }
         if self.verbose > 1 {
             for d in &plan.decisions {
-                eprintln!("hardrun: {}: {} ({})", d.control, d.value, d.source);
+                eprintln!("hardrun: {}", escape(&format!("{}: {} ({})", d.control, d.value, d.source)));
             }
         }
     }

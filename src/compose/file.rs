@@ -5,7 +5,6 @@
 //! paths made absolute against the directory Compose resolves them from. Merging the
 //! files and `extends` is `merge`'s.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
@@ -122,19 +121,10 @@ pub fn project_name(typed: &str) -> String {
     kept.trim_start_matches(['_', '-']).to_string()
 }
 
-/// A file hardrun did not write: a regular file, at most `FILE_MAX` bytes, UTF-8.
+/// A file hardrun did not write: a regular file (opened without blocking, so a FIFO is
+/// an error, not a hang), at most `FILE_MAX` bytes, UTF-8.
 pub fn read_capped(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    let mut bytes = Vec::new();
-    file.take(FILE_MAX + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > FILE_MAX {
-        return Err(format!("{} is larger than {} MiB", path.display(), FILE_MAX >> 20));
-    }
-    String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+    crate::bounded_file::read_text(path, FILE_MAX).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// A dotenv file (`.env`, `env_file:`) as Compose reads it: `KEY=VALUE`, `export`,
@@ -160,7 +150,7 @@ fn read_file(path: &Path, base: &Path, lookup: Lookup, unset: &mut Vec<String>) 
     let shown = path.display().to_string();
     let one = |m: String| vec![Problem::new(&shown, m)];
     let text = read_capped(path).map_err(one)?;
-    let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| one(format!("not valid YAML: {e}")))?;
+    let mut doc: Value = crate::yaml_nesting::from_str(&text).map_err(|e| one(format!("not valid YAML: {e}")))?;
     doc.apply_merge().map_err(|e| one(format!("a << merge key cannot be applied: {e}")))?;
     let mut doc = match doc {
         Value::Mapping(m) => m,
@@ -335,6 +325,22 @@ mod tests {
         assert!(
             load_in(d.path(), &[d.path().to_path_buf()], &|_| None).unwrap_err()[0].to_string().contains("regular")
         );
+    }
+
+    #[test]
+    fn fifos_devices_and_deep_nesting_fail_fast() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("compose.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let start = std::time::Instant::now();
+        let e = load_in(d.path(), &[fifo], &|_| None).unwrap_err()[0].to_string();
+        assert!(e.contains("a FIFO, not a regular file"), "{e}");
+        let e = load_in(d.path(), &["/dev/zero".into()], &|_| None).unwrap_err()[0].to_string();
+        assert!(e.contains("a character device"), "{e}");
+        let deep = write(d.path(), "deep.yml", &format!("services: {}\n", "[".repeat(100_000)));
+        let e = load_in(d.path(), &[deep], &|_| None).unwrap_err()[0].to_string();
+        assert!(e.contains("nested more than 32 levels"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "{:?}", start.elapsed());
     }
 
     #[test]

@@ -17,7 +17,7 @@ fn server_key(domain: &str) -> String {
 
 /// Credentials for `image`'s registry, if the docker config has any.
 pub fn credentials(config_dir: &Path, image: &ImageRef) -> Option<DockerCredentials> {
-    let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
+    let text = crate::bounded_file::read_text(&config_dir.join("config.json"), crate::bounded_file::TEXT_MAX).ok()?;
     let config: serde_json::Value = serde_json::from_str(&text).ok()?;
     let key = server_key(&image.domain);
     let helper = config

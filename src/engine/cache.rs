@@ -39,7 +39,8 @@ fn file(endpoint: &Endpoint) -> Option<PathBuf> {
 
 pub fn load(endpoint: &Endpoint) -> Option<Entry> {
     let key = key(endpoint)?;
-    let entry: Entry = serde_json::from_slice(&std::fs::read(file(endpoint)?).ok()?).ok()?;
+    let bytes = crate::bounded_file::read(&file(endpoint)?, crate::bounded_file::TEXT_MAX).ok()?;
+    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
     (entry.key == key).then_some(entry)
 }
 

@@ -106,7 +106,7 @@ fn normalise(host: &str) -> Result<String> {
 }
 
 fn current_context(config: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(config.join("config.json")).ok()?;
+    let text = crate::bounded_file::read_text(&config.join("config.json"), crate::bounded_file::TEXT_MAX).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("currentContext").and_then(|c| c.as_str()).filter(|c| !c.is_empty() && *c != "default").map(str::to_string)
 }
@@ -119,7 +119,7 @@ fn from_context(config: &Path, name: &str) -> Result<(String, Option<Tls>)> {
     let digest = Sha256::digest(name.as_bytes());
     let id: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let meta = config.join("contexts/meta").join(&id).join("meta.json");
-    let text = std::fs::read_to_string(&meta).with_context(|| {
+    let text = crate::bounded_file::read_text(&meta, crate::bounded_file::TEXT_MAX).with_context(|| {
         format!("docker context {name:?} not found ({} unreadable); `docker context ls` lists them", meta.display())
     })?;
     let v: serde_json::Value = serde_json::from_str(&text)

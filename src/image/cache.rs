@@ -99,15 +99,12 @@ impl Cache {
 /// An entry, when it is there, parses, and was written by this user: in a shared folder
 /// (a temporary one, when no home is known) another user could plant a verdict.
 fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
-    use std::io::Read as _;
     use std::os::unix::fs::MetadataExt as _;
-    let mut file = std::fs::File::open(path).ok()?;
+    let (bytes, meta) = crate::bounded_file::read_with_metadata(path, crate::bounded_file::CACHE_MAX).ok()?;
     let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    if me.is_some_and(|uid| file.metadata().ok().map(|m| m.uid()) != Some(uid)) {
+    if me.is_some_and(|uid| meta.uid() != uid) {
         return None;
     }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 

@@ -60,9 +60,11 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} in {} {} ({}", self.id, self.package, self.installed, self.severity)?;
+        // The scanner read these from the image's package database: escaped and bounded.
+        let shown = |s: &str| crate::sanitize::line(s, 80);
+        write!(f, "{} in {} {} ({}", shown(&self.id), shown(&self.package), shown(&self.installed), self.severity)?;
         match &self.fixed {
-            Some(v) => write!(f, ", fixed in {v})"),
+            Some(v) => write!(f, ", fixed in {})", shown(v)),
             None => write!(f, ", no fix yet)"),
         }
     }

@@ -15,11 +15,19 @@ pub enum Place {
     Layer(usize),
 }
 
+/// The longest env name or label key a message repeats.
+const NAME_SHOWN: usize = 120;
+
+/// An env name or label key from the image, safe to print: escaped, bounded.
+fn shown(name: &str) -> String {
+    crate::sanitize::line(name, NAME_SHOWN)
+}
+
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Place::Env(name) => write!(f, "env {name}"),
-            Place::Label(key) => write!(f, "label {key}"),
+            Place::Env(name) => write!(f, "env {}", shown(name)),
+            Place::Label(key) => write!(f, "label {}", shown(key)),
             Place::Layer(n) => write!(f, "layer {n}"),
         }
     }
@@ -53,7 +61,7 @@ pub fn find(env: &[String], labels: &BTreeMap<String, String>, history: &[String
         let mut found: Vec<(String, String)> = Vec::new();
         for (name, value) in assignments(created_by) {
             if secret_like_name(name) && !value.is_empty() && formats(value).is_empty() {
-                found.push((format!("a value under the secret-like name {name}"), mask(value, "")));
+                found.push((format!("a value under the secret-like name {}", shown(name)), mask(value, "")));
             }
         }
         for (kind, prefix, text) in formats(created_by) {
@@ -76,7 +84,7 @@ fn judge_pair(name: &str, value: &str) -> Option<(String, String)> {
         return Some((kind.to_string(), mask(text, prefix)));
     }
     (secret_like_name(name) && !value.trim().is_empty())
-        .then(|| (format!("a value under the secret-like name {name}"), mask(value, "")))
+        .then(|| (format!("a value under the secret-like name {}", shown(name)), mask(value, "")))
 }
 
 /// The value hidden: the format's public prefix (`AKIA`, `ghp_`) and the length.

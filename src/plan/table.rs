@@ -3,8 +3,10 @@
 use super::Plan;
 
 pub fn render(plan: &Plan) -> String {
+    use crate::sanitize::escape;
+    // Values and sources can quote the image, a profile file or its path: escaped.
     let rows: Vec<(String, String, String)> =
-        plan.decisions.iter().map(|d| (d.control.clone(), d.value.clone(), d.source.to_string())).collect();
+        plan.decisions.iter().map(|d| (escape(&d.control), escape(&d.value), escape(&d.source.to_string()))).collect();
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max("CONTROL".len());
     let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0).clamp("VALUE".len(), 48);
     let mut out = format!("{:w0$}  {:w1$}  SOURCE\n", "CONTROL", "VALUE");
@@ -18,7 +20,7 @@ pub fn render(plan: &Plan) -> String {
         out += &format!("warning: {w}\n");
     }
     for n in &plan.notices {
-        out += &format!("note: {n}\n");
+        out += &format!("note: {}\n", escape(n));
     }
     out
 }

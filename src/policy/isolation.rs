@@ -271,11 +271,18 @@ fn seccomp(h: &mut Hardening, custom: Option<SeccompChoice>, opts: &mut Vec<Stri
             (name, h.profile_source("seccomp.profile"), path)
         }
     };
+    let host = h.host;
     let inline = match &path {
         None => crate::seccomp::bundled_inline(&label).map(str::to_string).ok_or_else(|| "not bundled".to_string()),
-        Some(p) => match h.host.files.get(p) {
-            Some(text) => crate::seccomp::inline(text).map_err(|e| e.to_string()),
-            None => Err("the file could not be read".into()),
+        Some(p) => match host.files.get(p) {
+            Some(text) => {
+                let inline = crate::seccomp::inline(text).map_err(|e| e.to_string());
+                if let (Ok(_), Ok(custom)) = (&inline, crate::seccomp::parse(text)) {
+                    escape_routes(h, &label, &custom);
+                }
+                inline
+            }
+            None => Err("the file could not be read (hardrun reads regular files of at most 4 MiB)".into()),
         },
     };
     match inline {
@@ -294,6 +301,30 @@ fn seccomp(h: &mut Hardening, custom: Option<SeccompChoice>, opts: &mut Vec<Stri
             "fix the profile file (docs/seccomp.md) or use a bundled one",
         )),
     }
+}
+
+/// A custom seccomp profile that lets an escape route run (`seccomp::ESCAPE_ROUTES`:
+/// unshare, mount, ptrace, bpf...) is refused unless the profile names each such route in
+/// `seccomp.allow_escape_routes`. A project profile can only do that once trusted.
+fn escape_routes(h: &mut Hardening, label: &str, custom: &crate::seccomp::SeccompProfile) {
+    use crate::seccomp::Allowance;
+    let allowed = &h.profile.seccomp_escape_routes;
+    let open: Vec<(&str, Allowance)> =
+        custom.escape_routes().into_iter().filter(|(r, _)| !allowed.iter().any(|a| a == r)).collect();
+    if open.is_empty() {
+        return;
+    }
+    let named: Vec<String> = open
+        .iter()
+        .map(|(r, a)| if *a == Allowance::Conditional { format!("{r} (under conditions)") } else { r.to_string() })
+        .collect();
+    h.refuse(Refusal::unless(
+        format!("seccomp profile {label}"),
+        format!("it lets {} run, each a common way out of a container", named.join(", ")),
+        "deny them in the profile as the bundled ones do (`hardrun seccomp check` lists them), or name the ones \
+         really needed",
+        "seccomp.allow_escape_routes",
+    ));
 }
 
 fn apparmor(h: &mut Hardening, custom: Option<String>, opts: &mut Vec<String>) {
@@ -455,4 +486,56 @@ fn allow_listed(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod escape_route_tests {
+    use crate::policy::{Host, harden};
+    use crate::profile::load::{Loader, Location};
+    use crate::run_args::parse_for_test;
+
+    const LOOSE: &str = r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+        {"names":["read","write","exit_group","unshare","mount","keyctl"],"action":"SCMP_ACT_ALLOW"},
+        {"names":["ptrace"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"4.8"}}]}"#;
+
+    fn refusals(profile_yaml: &str, args: &[&str]) -> Vec<String> {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("loose.json"), LOOSE).unwrap();
+        let file = d.path().join("p.yaml");
+        std::fs::write(&file, profile_yaml).unwrap();
+        let profile = Loader { locations: vec![Location::Bundled] }.load_file(&file).unwrap();
+        let mut host =
+            Host { cwd: "/home/dev/project".into(), apparmor: Some(false), daemon_asked: true, ..Host::default() };
+        host.files.insert("/cli/loose.json".into(), LOOSE.into());
+        if let Some(text) = &profile.seccomp_text {
+            host.files.insert(profile.seccomp.clone().into(), text.clone());
+        }
+        let req = parse_for_test(args).unwrap();
+        match harden(&req, &profile, &host) {
+            Ok(_) => vec![],
+            Err(r) => r.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn custom_seccomp_profiles_that_open_escape_routes_are_refused() {
+        let r = refusals("extends: default\nseccomp:\n  profile: loose.json\n", &["img:1.2"]);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(r[0].contains("lets unshare, mount, ptrace (under conditions), keyctl run"), "{}", r[0]);
+        assert!(r[0].ends_with("(or allow it with the profile key seccomp.allow_escape_routes)"), "{}", r[0]);
+        let named = "extends: default\nseccomp:\n  profile: loose.json\n  allow_escape_routes: [unshare, mount]\n";
+        let r = refusals(named, &["img:1.2"]);
+        assert!(r.len() == 1 && r[0].contains("lets ptrace (under conditions), keyctl run"), "{r:?}");
+        let all = "extends: default\nseccomp:\n  profile: loose.json\n  allow_escape_routes: [unshare, mount, ptrace, keyctl]\n";
+        assert_eq!(refusals(all, &["img:1.2"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_command_line_profile_is_held_to_the_same_rule() {
+        let custom = "extends: default\nseccomp:\n  allow_custom: true\n";
+        let r = refusals(custom, &["--security-opt", "seccomp=/cli/loose.json", "img:1.2"]);
+        assert!(r.len() == 1 && r[0].contains("seccomp profile /cli/loose.json: it lets unshare"), "{r:?}");
+        let bundled_copy = crate::seccomp::bundled("hardrun-default").unwrap();
+        assert!(crate::seccomp::parse(bundled_copy).unwrap().escape_routes().is_empty());
+    }
 }

@@ -25,12 +25,32 @@ impl Refusal {
     }
 }
 
+/// One line, whatever the fields hold: what was asked and why it is refused often quote
+/// an image's metadata or a file's content, so control characters are escaped.
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "refused {}: {}; {}", self.asked, self.why, self.fix)?;
+        use crate::sanitize::escape;
+        write!(f, "refused {}: {}; {}", escape(&self.asked), escape(&self.why), escape(&self.fix))?;
         if let Some(key) = &self.profile_key {
-            write!(f, " (or allow it with the profile key {key})")?;
+            write!(f, " (or allow it with the profile key {})", escape(key))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_one_line_that_cannot_drive_the_terminal() {
+        let r =
+            Refusal::unless("image app:1 (label a\x1b]0;pwned\x07\nb)", "it \x1b[2Jleaks", "rebuild", "image.secrets");
+        let shown = r.to_string();
+        assert_eq!(
+            shown,
+            "refused image app:1 (label a\\x1b]0;pwned\\x07\\nb): it \\x1b[2Jleaks; rebuild (or allow it with the \
+             profile key image.secrets)"
+        );
     }
 }

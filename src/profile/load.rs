@@ -1,5 +1,6 @@
 //! Finding and loading profiles: the search path, `extends` chains, merging, and
-//! errors that name the file and line.
+//! errors that name the file and line. A file in the project folder counts only once the
+//! user trusted it (`trust`); every file is read bounded and its YAML nesting capped.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,9 @@ use serde_yaml::Value;
 
 use super::model::{self, Invalid, Profile};
 use super::schema::ProfileFile;
+use super::trust::TrustList;
+use crate::bounded_file::{self, SECCOMP_MAX, TEXT_MAX};
+use crate::yaml_nesting as yaml;
 
 /// The profiles compiled into the binary.
 pub const BUNDLED: [(&str, &str); 3] = [
@@ -28,8 +32,27 @@ pub struct ProfileError(pub String);
 /// One place profiles live, in search order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
+    /// The project's `./.hardrun/profiles`: a file there is used only when `trust` (the
+    /// user's trust list, if they have a config folder) trusts its content.
+    Project {
+        dir: PathBuf,
+        trust: Option<TrustList>,
+    },
+    /// The user's or the system's own profiles.
     Dir(PathBuf),
     Bundled,
+}
+
+/// How a profile file came to be used; anything but `Bundled` is named on every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bundled,
+    /// Given with `--profile-file` (or to `profile validate`): the user's choice.
+    Chosen,
+    /// From the user's or the system's profile folder.
+    Installed,
+    /// From the project folder, trusted by the user.
+    Project,
 }
 
 /// A profile file found somewhere on the search path.
@@ -41,8 +64,28 @@ pub struct Source {
     pub text: String,
     /// The folder relative paths inside the file resolve against.
     pub dir: Option<PathBuf>,
+    pub kind: Kind,
     /// Index into the search path, so `extends` of the same name looks further down.
     position: usize,
+}
+
+/// A project profile passed over because the user has not trusted it (or it changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untrusted {
+    pub path: PathBuf,
+    /// Why it could not even be judged (not a regular file, too large), if so.
+    pub unreadable: Option<String>,
+}
+
+/// One row of `profile list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    /// The file's path, or `bundled:NAME`.
+    pub source: String,
+    pub description: String,
+    /// A project file the user has not trusted: it is passed over.
+    pub untrusted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -51,14 +94,16 @@ pub struct Loader {
 }
 
 impl Loader {
-    /// The search path of DESIGN.md: ./.hardrun/profiles, $XDG_CONFIG_HOME/hardrun/profiles
-    /// (~/.config when unset), /etc/hardrun/profiles, then the bundled profiles.
+    /// The search path of DESIGN.md: ./.hardrun/profiles (trusted files only),
+    /// $XDG_CONFIG_HOME/hardrun/profiles (~/.config when unset), /etc/hardrun/profiles,
+    /// then the bundled profiles.
     pub fn standard(cwd: &Path, env: &dyn Fn(&str) -> Option<String>) -> Loader {
-        let mut locations = vec![Location::Dir(cwd.join(".hardrun/profiles"))];
         let config = env("XDG_CONFIG_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| env("HOME").map(|h| Path::new(&h).join(".config")));
+            .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".config")));
+        let trust = config.as_deref().map(TrustList::in_config);
+        let mut locations = vec![Location::Project { dir: cwd.join(".hardrun/profiles"), trust }];
         if let Some(c) = config {
             locations.push(Location::Dir(c.join("hardrun/profiles")));
         }
@@ -67,8 +112,17 @@ impl Loader {
         Loader { locations }
     }
 
-    /// Finds profile `name` at or after search position `from`.
-    fn find(&self, name: &str, from: usize) -> Result<Option<Source>, ProfileError> {
+    /// The user's trust list, as the project location knows it.
+    pub fn trust_list(&self) -> Option<&TrustList> {
+        self.locations.iter().find_map(|l| match l {
+            Location::Project { trust, .. } => trust.as_ref(),
+            _ => None,
+        })
+    }
+
+    /// Finds profile `name` at or after search position `from`; project files the user
+    /// has not trusted are passed over and noted in `untrusted`.
+    fn find(&self, name: &str, from: usize, untrusted: &mut Vec<Untrusted>) -> Result<Option<Source>, ProfileError> {
         for (position, loc) in self.locations.iter().enumerate().skip(from) {
             match loc {
                 Location::Bundled => {
@@ -79,17 +133,34 @@ impl Loader {
                             label,
                             text: text.to_string(),
                             dir: None,
+                            kind: Kind::Bundled,
                             position,
                         }));
                     }
                 }
                 Location::Dir(dir) => {
-                    for ext in ["yaml", "yml"] {
-                        let path = dir.join(format!("{name}.{ext}"));
-                        match std::fs::read_to_string(&path) {
-                            Ok(text) => return Ok(Some(file_source(name, &path, text, position))),
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    for path in candidates(dir, name) {
+                        match read_profile(&path) {
+                            Ok(text) => return Ok(Some(file_source(name, &path, text, Kind::Installed, position))),
+                            Err(e) if e.is_missing() => {}
                             Err(e) => return Err(ProfileError(format!("profile {}: {e}", path.display()))),
+                        }
+                    }
+                }
+                Location::Project { dir, trust } => {
+                    for path in candidates(dir, name) {
+                        match bounded_file::read(&path, TEXT_MAX) {
+                            Err(e) if e.is_missing() => {}
+                            Err(e) => untrusted.push(Untrusted { path, unreadable: Some(e.to_string()) }),
+                            Ok(bytes) if trust.as_ref().is_some_and(|t| t.is_trusted(&path, &bytes)) => {
+                                let text = String::from_utf8(bytes)
+                                    .map_err(|_| ProfileError(format!("profile {}: not UTF-8 text", path.display())))?;
+                                // Known by its real path: relative paths inside resolve next to
+                                // the file that was trusted, not next to a link to it.
+                                let real = std::fs::canonicalize(&path).unwrap_or(path);
+                                return Ok(Some(file_source(name, &real, text, Kind::Project, position)));
+                            }
+                            Ok(_) => untrusted.push(Untrusted { path, unreadable: None }),
                         }
                     }
                 }
@@ -101,30 +172,48 @@ impl Loader {
     /// Loads profile `name` from the search path.
     pub fn load(&self, name: &str) -> Result<Profile, ProfileError> {
         check_name(name)?;
-        let source = self.find(name, 0)?.ok_or_else(|| self.missing(name))?;
-        self.resolve(source)
+        let mut untrusted = Vec::new();
+        let source = self.find(name, 0, &mut untrusted)?.ok_or_else(|| self.missing(name, &untrusted))?;
+        self.resolve(source, untrusted)
     }
 
-    /// Loads the profile in `path` (`--profile-file`, `profile validate`).
+    /// Loads the profile in `path` (`--profile-file`, `profile validate`): the user chose
+    /// it, so it needs no trust; what it extends is searched as usual.
     pub fn load_file(&self, path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path)
+        let text = read_profile(path)
             .map_err(|e| ProfileError(format!("cannot read profile file {}: {e}", path.display())))?;
+        self.load_text(path, text)
+    }
+
+    /// Loads `text` as the profile file at `path`, chosen by the user.
+    pub fn load_text(&self, path: &Path, text: String) -> Result<Profile, ProfileError> {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "profile".into());
-        self.resolve(file_source(&name, path, text, 0))
+        self.resolve(file_source(&name, path, text, Kind::Chosen, 0), Vec::new())
     }
 
     /// The raw text of profile `name`, for `profile show`.
     pub fn source(&self, name: &str) -> Result<Source, ProfileError> {
         check_name(name)?;
-        self.find(name, 0)?.ok_or_else(|| self.missing(name))
+        let mut untrusted = Vec::new();
+        self.find(name, 0, &mut untrusted)?.ok_or_else(|| self.missing(name, &untrusted))
     }
 
-    fn missing(&self, name: &str) -> ProfileError {
+    /// The project files named `name` that are passed over, untrusted.
+    pub fn untrusted(&self, name: &str) -> Vec<Untrusted> {
+        let mut untrusted = Vec::new();
+        let _ = self.find(name, 0, &mut untrusted);
+        untrusted
+    }
+
+    fn missing(&self, name: &str, untrusted: &[Untrusted]) -> ProfileError {
+        if let Some(u) = untrusted.first() {
+            return ProfileError(format!("profile {name:?}: {}", untrusted_note(u)));
+        }
         let searched: Vec<String> = self
             .locations
             .iter()
             .map(|l| match l {
-                Location::Dir(d) => d.display().to_string(),
+                Location::Project { dir, .. } | Location::Dir(dir) => dir.display().to_string(),
                 Location::Bundled => "bundled".into(),
             })
             .collect();
@@ -134,17 +223,22 @@ impl Loader {
         ))
     }
 
-    /// Every profile on the search path: (name, where, description), shadowed ones included.
-    pub fn list(&self) -> Vec<(String, String, String)> {
+    /// Every profile on the search path, shadowed and untrusted ones included.
+    pub fn list(&self) -> Vec<Listed> {
         let mut out = Vec::new();
         for loc in &self.locations {
             match loc {
                 Location::Bundled => {
                     for (name, text) in BUNDLED {
-                        out.push((name.to_string(), format!("bundled:{name}"), description(text)));
+                        out.push(Listed {
+                            name: name.to_string(),
+                            source: format!("bundled:{name}"),
+                            description: description(text),
+                            untrusted: false,
+                        });
                     }
                 }
-                Location::Dir(dir) => {
+                Location::Dir(dir) | Location::Project { dir, .. } => {
                     let Ok(entries) = std::fs::read_dir(dir) else { continue };
                     let mut found: Vec<_> = entries
                         .flatten()
@@ -154,8 +248,19 @@ impl Loader {
                     found.sort();
                     for p in found {
                         let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-                        let desc = std::fs::read_to_string(&p).map(|t| description(&t)).unwrap_or_default();
-                        out.push((name, p.display().to_string(), desc));
+                        let read = bounded_file::read(&p, TEXT_MAX);
+                        let untrusted = match (loc, &read) {
+                            (Location::Project { trust, .. }, Ok(bytes)) => {
+                                !trust.as_ref().is_some_and(|t| t.is_trusted(&p, bytes))
+                            }
+                            (Location::Project { .. }, Err(_)) => true,
+                            _ => false,
+                        };
+                        let description = match read {
+                            Ok(bytes) => description(&String::from_utf8_lossy(&bytes)),
+                            Err(e) => format!("(unreadable: {e})"),
+                        };
+                        out.push(Listed { name, source: p.display().to_string(), description, untrusted });
                     }
                 }
             }
@@ -164,41 +269,73 @@ impl Loader {
     }
 
     /// Follows `extends` from `leaf` to the root, merges the chain and resolves it.
-    fn resolve(&self, leaf: Source) -> Result<Profile, ProfileError> {
-        let (merged, origins, chain) = self.merge_chain(leaf)?;
+    fn resolve(&self, leaf: Source, mut untrusted: Vec<Untrusted>) -> Result<Profile, ProfileError> {
+        let (merged, origins, chain) = self.merge_chain(leaf, &mut untrusted)?;
         let leaf = chain.last().expect("a chain has its leaf");
         let file: ProfileFile = serde_yaml::from_value(merged)
             .map_err(|e| ProfileError(format!("profile {}: {}", leaf.label, strip_location(&e.to_string()))))?;
-        let seccomp_dir = |path: &str| -> Option<PathBuf> {
+        let seccomp_file = |path: &str| -> Option<Result<(PathBuf, String), String>> {
             // A relative seccomp path is relative to the file that named it.
             let origin = origins.get("seccomp.profile")?;
             let source = chain.iter().find(|s| &s.label == origin)?;
             let full = source.dir.as_ref().map_or_else(|| PathBuf::from(path), |d| d.join(path));
-            full.is_file().then_some(full)
+            Some(self.seccomp_text(&full, source))
         };
-        model::resolve(&leaf.name, file, origins.clone(), seccomp_dir).map_err(|e| at_line(&chain, &origins, e))
+        let mut profile = model::resolve(&leaf.name, file, origins.clone(), seccomp_file)
+            .map_err(|e| at_line(&chain, &origins, e))?;
+        profile.files = chain.iter().rev().map(|s| (s.label.clone(), s.kind)).collect();
+        untrusted.dedup();
+        profile.untrusted = untrusted;
+        Ok(profile)
+    }
+
+    /// The seccomp file a profile names, read once (the policy judges this text). One
+    /// named by a project file must be trusted as well: `profile trust` records it.
+    fn seccomp_text(&self, path: &Path, named_by: &Source) -> Result<(PathBuf, String), String> {
+        let bytes = bounded_file::read(path, SECCOMP_MAX).map_err(|e| format!("{}: {e}", path.display()))?;
+        if named_by.kind == Kind::Project && !self.trust_list().is_some_and(|t| t.is_trusted(path, &bytes)) {
+            return Err(format!(
+                "{} is named by a project profile and is not trusted (or changed since it was): review it, then \
+                 `hardrun profile trust {}`",
+                path.display(),
+                named_by.label
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
+        Ok((path.to_path_buf(), text))
     }
 
     /// The merged YAML of a profile chain with, for every key, the file it came from.
     pub fn merged(&self, name: &str) -> Result<(Value, BTreeMap<String, String>), ProfileError> {
         let source = self.source(name)?;
-        let (v, o, _) = self.merge_chain(source)?;
+        let (v, o, _) = self.merge_chain(source, &mut Vec::new())?;
         Ok((v, o))
     }
 
-    fn merge_chain(&self, leaf: Source) -> Result<Merged, ProfileError> {
+    fn merge_chain(&self, leaf: Source, untrusted: &mut Vec<Untrusted>) -> Result<Merged, ProfileError> {
         let mut chain = vec![leaf];
+        let mut values = Vec::new();
         loop {
             let current = chain.last().expect("chain is never empty");
-            let parsed = parse_file(current)?;
+            let (parsed, value) = parse_file(current)?;
+            values.push(value);
             let Some(parent) = parsed.extends else { break };
             check_name(&parent).map_err(|e| ProfileError(format!("profile {}: extends: {}", current.label, e.0)))?;
             // A profile that extends its own name builds on the next one down the path
             // (so ./.hardrun/profiles/default.yaml can refine the bundled default).
             let from = if parent == current.name { current.position + 1 } else { 0 };
-            let next = self.find(&parent, from)?.ok_or_else(|| {
-                ProfileError(format!("profile {}: extends {parent:?}, which is not on the search path", current.label))
+            let mut passed_over = Vec::new();
+            let next = self.find(&parent, from, &mut passed_over)?;
+            let next = next.ok_or_else(|| match passed_over.first() {
+                Some(u) => {
+                    ProfileError(format!("profile {}: extends {parent:?}, but {}", current.label, untrusted_note(u)))
+                }
+                None => ProfileError(format!(
+                    "profile {}: extends {parent:?}, which is not on the search path",
+                    current.label
+                )),
             })?;
+            untrusted.extend(passed_over);
             if chain.iter().any(|s| s.label == next.label) {
                 let names: Vec<&str> = chain.iter().map(|s| s.label.as_str()).chain([next.label.as_str()]).collect();
                 return Err(ProfileError(format!(
@@ -210,10 +347,10 @@ impl Loader {
             chain.push(next);
         }
         chain.reverse();
+        values.reverse();
         let mut merged = Value::Mapping(Default::default());
         let mut origins = BTreeMap::new();
-        for source in &chain {
-            let mut value: Value = serde_yaml::from_str(&source.text).unwrap_or(Value::Null);
+        for (source, mut value) in chain.iter().zip(values) {
             if let Value::Mapping(m) = &mut value {
                 m.remove("extends");
             }
@@ -223,12 +360,34 @@ impl Loader {
     }
 }
 
-fn file_source(name: &str, path: &Path, text: String, position: usize) -> Source {
+/// What to tell the user about a project profile that was passed over.
+pub fn untrusted_note(u: &Untrusted) -> String {
+    let path = crate::sanitize::escape(&u.path.display().to_string());
+    match &u.unreadable {
+        Some(why) => format!("{path} in the project folder cannot be used: {why}"),
+        None => format!(
+            "{path} comes with the project folder and you have not trusted it (or it changed since): review it, \
+             then `hardrun profile trust {path}`"
+        ),
+    }
+}
+
+/// `dir/name.yaml`, then `dir/name.yml`.
+fn candidates(dir: &Path, name: &str) -> [PathBuf; 2] {
+    [dir.join(format!("{name}.yaml")), dir.join(format!("{name}.yml"))]
+}
+
+fn read_profile(path: &Path) -> Result<String, bounded_file::ReadError> {
+    bounded_file::read_text(path, TEXT_MAX)
+}
+
+fn file_source(name: &str, path: &Path, text: String, kind: Kind, position: usize) -> Source {
     Source {
         name: name.to_string(),
         label: path.display().to_string(),
         text,
         dir: path.parent().map(Path::to_path_buf),
+        kind,
         position,
     }
 }
@@ -246,19 +405,24 @@ fn check_name(name: &str) -> Result<(), ProfileError> {
     }
 }
 
-/// Parses one file as the schema, so a typo or a wrong type is reported with its line.
-fn parse_file(source: &Source) -> Result<ProfileFile, ProfileError> {
-    if source.text.trim().is_empty() {
-        return Ok(ProfileFile::default());
-    }
-    serde_yaml::from_str::<ProfileFile>(&source.text).map_err(|e| {
-        let line = e.location().map(|l| format!(" line {}", l.line())).unwrap_or_default();
+/// Parses one file as plain YAML for merging (its nesting checked first), and as the
+/// schema, so a typo or a wrong type is reported with its line. A file with no content
+/// (empty, only comments, `~`) sets nothing.
+fn parse_file(source: &Source) -> Result<(ProfileFile, Value), ProfileError> {
+    let failed = |e: yaml::YamlError| {
+        let line = e.line().map(|l| format!(" line {l}")).unwrap_or_default();
         ProfileError(format!(
             "profile {}{line}: {}; see docs/profiles.md for the keys",
             source.label,
             strip_location(&e.to_string())
         ))
-    })
+    };
+    let value = yaml::from_str::<Value>(&source.text).map_err(failed)?;
+    if value.is_null() {
+        return Ok((ProfileFile::default(), Value::Mapping(Default::default())));
+    }
+    let file = serde_yaml::from_str::<ProfileFile>(&source.text).map_err(|e| failed(yaml::YamlError::Parse(e)))?;
+    Ok((file, value))
 }
 
 fn strip_location(msg: &str) -> String {
@@ -269,13 +433,26 @@ fn strip_location(msg: &str) -> String {
 }
 
 fn description(text: &str) -> String {
-    serde_yaml::from_str::<Value>(text)
+    yaml::from_str::<Value>(text)
         .ok()
         .and_then(|v| v.get("description").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_default()
 }
 
+/// Forgets what was recorded for the keys below `key` (`key.x`, `key.x.y`), in time
+/// proportional to their number: a range of the sorted map, not a scan of all of it.
+fn forget_below(origins: &mut BTreeMap<String, String>, key: &str) {
+    let prefix = format!("{key}.");
+    let below: Vec<String> =
+        origins.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+    for k in below {
+        origins.remove(&k);
+    }
+}
+
 /// Deep merge: maps merge key by key, anything else replaces; a `null` removes the key.
+/// Linear in the size of the files: each key is visited once, and replacing a map
+/// forgets only the origins below it.
 fn merge(base: &mut Value, over: Value, path: &str, label: &str, origins: &mut BTreeMap<String, String>) {
     match (base, over) {
         (Value::Mapping(b), Value::Mapping(o)) => {
@@ -284,7 +461,7 @@ fn merge(base: &mut Value, over: Value, path: &str, label: &str, origins: &mut B
                 let child = if path.is_empty() { key } else { format!("{path}.{key}") };
                 if v.is_null() {
                     b.remove(&k);
-                    origins.retain(|p, _| p != &child && !p.starts_with(&format!("{child}.")));
+                    forget_below(origins, &child);
                     origins.insert(child, label.to_string());
                     continue;
                 }
@@ -293,7 +470,7 @@ fn merge(base: &mut Value, over: Value, path: &str, label: &str, origins: &mut B
                         merge(existing, v, &child, label, origins)
                     }
                     _ => {
-                        origins.retain(|p, _| !p.starts_with(&format!("{child}.")));
+                        forget_below(origins, &child);
                         record(&v, &child, label, origins);
                         b.insert(k, v);
                     }
@@ -363,6 +540,8 @@ fn key_line(text: &str, key: &str, value: &str) -> Option<usize> {
 mod tests {
     use super::*;
     use std::fs;
+
+    use crate::profile::trust::TrustList;
 
     fn loader_in(dir: &Path) -> Loader {
         Loader { locations: vec![Location::Dir(dir.to_path_buf()), Location::Bundled] }
@@ -463,6 +642,26 @@ mod tests {
     }
 
     #[test]
+    fn the_standard_path_keeps_the_trust_list_in_the_users_config() {
+        let env = |k: &str| (k == "HOME").then(|| "/home/dev".to_string());
+        let l = Loader::standard(Path::new("/work/app"), &env);
+        assert_eq!(l.trust_list().unwrap().file, Path::new("/home/dev/.config/hardrun/trusted.json"));
+        assert_eq!(l.locations[1], Location::Dir("/home/dev/.config/hardrun/profiles".into()));
+        let none = Loader::standard(Path::new("/work/app"), &|_| None);
+        assert!(none.trust_list().is_none(), "no config folder, nothing can be trusted");
+    }
+
+    #[test]
+    fn a_file_that_sets_nothing_is_empty() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, text) in [("empty", ""), ("comments", "# to do\n# later\n"), ("null", "~\n"), ("dashes", "---\n")] {
+            let p = write(d.path(), &format!("{name}.yaml"), text);
+            let profile = loader_in(d.path()).load_file(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(profile.origins.len(), 0, "{name}");
+        }
+    }
+
+    #[test]
     fn null_removes_an_inherited_key() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "notmp.yaml", "extends: web\nfilesystem:\n  tmpfs:\n    /tmp: ~\n");
@@ -479,5 +678,98 @@ mod tests {
         assert_eq!(prof.seccomp, d.path().join("sc.json").display().to_string());
         let e = loader_in(d.path()).load_file(&d.path().join("missing.yaml")).unwrap_err().0;
         assert!(e.contains("missing.yaml") && e.contains("cannot read"), "{e}");
+    }
+
+    /// A cloned repository's ./.hardrun/profiles, and a trust list in a config folder.
+    fn project() -> (tempfile::TempDir, PathBuf, Loader) {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("repo/.hardrun/profiles");
+        fs::create_dir_all(&dir).unwrap();
+        let trust = TrustList { file: d.path().join("config/hardrun/trusted.json") };
+        let loader =
+            Loader { locations: vec![Location::Project { dir: dir.clone(), trust: Some(trust) }, Location::Bundled] };
+        (d, dir, loader)
+    }
+
+    const LOOSE: &str = "extends: default\nfilesystem:\n  read_only: false\ncapabilities:\n  add: [NET_RAW]\n";
+
+    #[test]
+    fn an_untrusted_project_profile_shadows_nothing() {
+        let (_d, dir, loader) = project();
+        let file = write(&dir, "default.yaml", LOOSE);
+        let p = loader.load("default").unwrap();
+        assert!(p.filesystem.read_only && p.capabilities.add.is_empty(), "the bundled default is in force");
+        assert_eq!(p.files, [("bundled:default".to_string(), Kind::Bundled)]);
+        assert_eq!(p.untrusted, [Untrusted { path: file.clone(), unreadable: None }]);
+        assert_eq!(p.files_in_force(), None);
+        // Nor does it slip in under a bundled profile that extends `default`.
+        let web = loader.load("web").unwrap();
+        assert!(web.filesystem.read_only && web.files.iter().all(|(_, k)| *k == Kind::Bundled));
+        assert_eq!(web.untrusted.len(), 1);
+        // Trusted, it is in force and named.
+        loader.trust_list().unwrap().trust(&file, LOOSE.as_bytes()).unwrap();
+        let p = loader.load("default").unwrap();
+        assert!(!p.filesystem.read_only);
+        let named = p.files_in_force().unwrap();
+        assert!(named.contains("default.yaml (trusted project file), then bundled:default"), "{named}");
+        // Changed, it is passed over again.
+        fs::write(&file, format!("{LOOSE}user:\n  allow_root: true\n")).unwrap();
+        assert!(loader.load("default").unwrap().filesystem.read_only);
+    }
+
+    #[test]
+    fn a_profile_only_in_the_project_needs_trust() {
+        let (_d, dir, loader) = project();
+        write(&dir, "api.yaml", "extends: web\n");
+        let e = loader.load("api").unwrap_err().0;
+        assert!(e.contains("api.yaml comes with the project folder") && e.contains("hardrun profile trust"), "{e}");
+        let chosen = write(&dir, "mine.yaml", "extends: api\n");
+        let e = loader.load_file(&chosen).unwrap_err().0;
+        assert!(e.contains("extends \"api\", but") && e.contains("not trusted"), "{e}");
+        let p = loader.load_file(&write(&dir, "chosen.yaml", "extends: web\n")).unwrap();
+        assert!(p.files_in_force().unwrap().contains("chosen.yaml (--profile-file), then bundled:web"));
+    }
+
+    #[test]
+    fn fifos_and_huge_files_in_the_project_are_passed_over() {
+        let (_d, dir, loader) = project();
+        let fifo = dir.join("default.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let p = loader.load("default").unwrap();
+        assert!(p.untrusted[0].unreadable.as_deref().unwrap().contains("a FIFO"), "{:?}", p.untrusted);
+        fs::write(dir.join("big.yaml"), "#".repeat(2 << 20)).unwrap();
+        let e = loader.load("big").unwrap_err().0;
+        assert!(e.contains("larger than 1 MiB"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_fails_fast_with_the_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(d.path(), "deep.yaml", &format!("description: {}\n", "[".repeat(100_000)));
+        let start = std::time::Instant::now();
+        let e = loader_in(d.path()).load_file(&p).unwrap_err().0;
+        assert!(e.contains("deep.yaml line 1") && e.contains("nested more than 32 levels"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn merging_wide_files_is_linear() {
+        let d = tempfile::tempdir().unwrap();
+        let tmpfs: String = (0..20_000).map(|i| format!("    /t{i}: size=1m\n")).collect();
+        let base = write(d.path(), "base.yaml", &format!("filesystem:\n  tmpfs:\n{tmpfs}"));
+        let start = std::time::Instant::now();
+        let (_, origins, _) = loader_in(d.path())
+            .merge_chain(
+                file_source("base", &base, fs::read_to_string(&base).unwrap(), Kind::Chosen, 0),
+                &mut Vec::new(),
+            )
+            .unwrap();
+        assert_eq!(origins.len(), 20_000);
+        let mut origins = origins;
+        let over = serde_yaml::from_str::<Value>("filesystem:\n  tmpfs: ~\n").unwrap();
+        let mut merged = serde_yaml::from_str::<Value>(&fs::read_to_string(&base).unwrap()).unwrap();
+        merge(&mut merged, over, "", "over.yaml", &mut origins);
+        assert_eq!(origins.len(), 1, "{:?}", origins.keys().take(3).collect::<Vec<_>>());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
     }
 }

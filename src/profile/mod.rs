@@ -4,6 +4,7 @@
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod trust;
 
 pub use load::Loader;
 pub use model::{DefaultUser, Profile};

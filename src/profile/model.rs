@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::load::{Kind, Untrusted};
 use super::schema::{self, ProfileFile, SecretsRule, TagRule, UNLIMITED};
 use crate::capability::Capability;
 use crate::policy::host_paths::exposed_system_path;
@@ -146,7 +147,11 @@ pub struct Profile {
     pub no_new_privileges: bool,
     /// A bundled seccomp profile name or an absolute path to one.
     pub seccomp: String,
+    /// The text of the seccomp file, read (and, from the project, trusted) with the profile.
+    pub seccomp_text: Option<String>,
     pub seccomp_allow_custom: bool,
+    /// Escape routes (`seccomp::ESCAPE_ROUTES`) a custom seccomp profile may let run.
+    pub seccomp_escape_routes: Vec<String>,
     pub apparmor: Option<String>,
     pub apparmor_required: bool,
     pub apparmor_allow_custom: bool,
@@ -158,6 +163,10 @@ pub struct Profile {
     pub logging: Logging,
     pub runtimes_allow: Vec<String>,
     pub allow_flags: Vec<String>,
+    /// The files the profile was read from, leaf first, and how each came to be used.
+    pub files: Vec<(String, Kind)>,
+    /// Project profile files passed over because the user has not trusted them.
+    pub untrusted: Vec<Untrusted>,
 }
 
 /// Flags that loosen a control without a dedicated profile key; `allow_flags` lists the
@@ -179,6 +188,27 @@ impl Profile {
     pub fn origin(&self, key: &str) -> &str {
         self.origins.get(key).map(String::as_str).unwrap_or("built-in")
     }
+
+    /// The files in force, named for stderr, when any is not bundled: `profile "api":
+    /// /p/.hardrun/profiles/api.yaml (trusted project file), then bundled:web`.
+    pub fn files_in_force(&self) -> Option<String> {
+        if self.files.iter().all(|(_, kind)| *kind == Kind::Bundled) {
+            return None;
+        }
+        let named: Vec<String> = self
+            .files
+            .iter()
+            .map(|(label, kind)| {
+                let label = crate::sanitize::escape(label);
+                match kind {
+                    Kind::Bundled | Kind::Installed => label,
+                    Kind::Chosen => format!("{label} (--profile-file)"),
+                    Kind::Project => format!("{label} (trusted project file)"),
+                }
+            })
+            .collect();
+        Some(format!("profile {:?}: {}", self.name, named.join(", then ")))
+    }
 }
 
 /// A problem with a profile value, before the loader adds the file and line.
@@ -198,13 +228,17 @@ fn to_i64<T>(b: Option<schema::Bounds<T>>, f: fn(T) -> i64) -> Option<schema::Bo
     b.map(|b| schema::Bounds { default: b.default.map(f), max: b.max.map(f) })
 }
 
+/// A seccomp file as the loader read it: `None` when there is no such file, else its
+/// path and text, or why it cannot be used.
+pub type SeccompFile = Option<Result<(PathBuf, String), String>>;
+
 /// Turns a merged profile file into a `Profile`, filling built-in defaults and
-/// checking every value. `dir` resolves relative seccomp paths.
+/// checking every value. `seccomp_file` reads a seccomp path the profile names.
 pub fn resolve(
     name: &str,
     file: ProfileFile,
     origins: BTreeMap<String, Origin>,
-    seccomp_dir: impl Fn(&str) -> Option<PathBuf>,
+    seccomp_file: impl Fn(&str) -> SeccompFile,
 ) -> Result<Profile, Invalid> {
     let user = file.user.unwrap_or_default();
     let allow_root = user.allow_root.unwrap_or(false);
@@ -308,18 +342,31 @@ pub fn resolve(
     if seccomp == "unconfined" {
         return Err(invalid("seccomp.profile", &seccomp, "unconfined turns seccomp off, which hardrun never does"));
     }
-    let seccomp = if crate::seccomp::bundled(&seccomp).is_some() {
-        seccomp
+    let (seccomp, seccomp_text) = if crate::seccomp::bundled(&seccomp).is_some() {
+        (seccomp, None)
     } else {
-        let path = seccomp_dir(&seccomp).ok_or_else(|| {
-            invalid(
-                "seccomp.profile",
-                &seccomp,
-                "is neither a bundled profile (hardrun-default, hardrun-strict) nor a readable file",
-            )
-        })?;
-        path.display().to_string()
+        match seccomp_file(&seccomp) {
+            None => {
+                return Err(invalid(
+                    "seccomp.profile",
+                    &seccomp,
+                    "is neither a bundled profile (hardrun-default, hardrun-strict) nor a readable file",
+                ));
+            }
+            Some(Err(why)) => return Err(invalid("seccomp.profile", &seccomp, why)),
+            Some(Ok((path, text))) => (path.display().to_string(), Some(text)),
+        }
     };
+    let seccomp_escape_routes = seccomp_section.allow_escape_routes.unwrap_or_default();
+    for route in &seccomp_escape_routes {
+        if !crate::seccomp::ESCAPE_ROUTES.contains(&route.as_str()) {
+            return Err(invalid(
+                "seccomp.allow_escape_routes",
+                route,
+                format!("is not an escape route hardrun knows ({})", crate::seccomp::ESCAPE_ROUTES.join(", ")),
+            ));
+        }
+    }
 
     let apparmor = file.apparmor.unwrap_or_default();
     let apparmor_profile = apparmor.profile.unwrap_or_else(|| "hardrun-default".into());
@@ -479,7 +526,9 @@ pub fn resolve(
         filesystem,
         no_new_privileges: true,
         seccomp,
+        seccomp_text,
         seccomp_allow_custom: seccomp_section.allow_custom.unwrap_or(false),
+        seccomp_escape_routes,
         apparmor: Some(apparmor_profile),
         apparmor_required: apparmor.required.unwrap_or(false),
         apparmor_allow_custom: apparmor.allow_custom.unwrap_or(false),
@@ -491,5 +540,7 @@ pub fn resolve(
         logging,
         runtimes_allow: file.runtimes.and_then(|s| s.allow).unwrap_or_default(),
         allow_flags,
+        files: Vec::new(),
+        untrusted: Vec::new(),
     })
 }

@@ -81,6 +81,8 @@ pub struct BindsSection {
 pub struct SeccompSection {
     pub profile: Option<String>,
     pub allow_custom: Option<bool>,
+    /// Escape-route syscalls (unshare, mount, ptrace...) a custom seccomp profile may allow.
+    pub allow_escape_routes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

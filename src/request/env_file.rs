@@ -34,8 +34,10 @@ fn read_lines(
     flag: &str,
     mut each: impl FnMut(&str) -> Result<String, String>,
 ) -> Result<Vec<String>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| format!("{flag} {}: the file is not UTF-8", path.display()))?;
+    // docker reads these whole; hardrun reads regular files of at most 1 MiB, so
+    // `--env-file /dev/zero` or a FIFO is an error rather than a hang.
+    let text = crate::bounded_file::read_text(path, crate::bounded_file::TEXT_MAX)
+        .map_err(|e| format!("{flag} {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.strip_prefix('\u{feff}').unwrap_or(raw);
@@ -81,6 +83,22 @@ mod tests {
         assert!(err.contains("line 2") && err.contains("whitespace"), "{err}");
         let err = read_env_file(Path::new("/nonexistent/env"), &lookup).unwrap_err();
         assert!(err.starts_with("--env-file /nonexistent/env"), "{err}");
+    }
+
+    #[test]
+    fn only_bounded_regular_files_are_read() {
+        let d = tempfile::tempdir().unwrap();
+        let e = read_env_file(Path::new("/dev/zero"), &lookup).unwrap_err();
+        assert!(e.starts_with("--env-file /dev/zero: a character device, not a regular file"), "{e}");
+        let e = read_label_file(Path::new("/dev/urandom")).unwrap_err();
+        assert!(e.starts_with("--label-file /dev/urandom: a character device"), "{e}");
+        let huge = d.path().join("huge.env");
+        std::fs::write(&huge, "A=1\n".repeat(300_000)).unwrap();
+        let e = read_env_file(&huge, &lookup).unwrap_err();
+        assert!(e.contains("larger than 1 MiB"), "{e}");
+        let latin1 = d.path().join("latin1.env");
+        std::fs::write(&latin1, b"A=caf\xe9\n").unwrap();
+        assert!(read_env_file(&latin1, &lookup).unwrap_err().contains("not UTF-8"));
     }
 
     #[test]

@@ -10,8 +10,9 @@ pub struct UserSpec {
 
 impl UserSpec {
     pub fn parse(spec: &str) -> Result<Self, String> {
+        // `user:` has no group, as runc reads it (an empty group part is none).
         let (user, group) = match spec.split_once(':') {
-            Some((u, g)) => (u, Some(g.to_string())),
+            Some((u, g)) => (u, (!g.is_empty()).then(|| g.to_string())),
             None => (spec, None),
         };
         if user.is_empty() {
@@ -74,6 +75,14 @@ pub fn is_root_id(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_group_part_is_no_group() {
+        // Found by the passwd fuzz target: runc runs `12002:` with no group (gid 0 or the
+        // passwd one); reading it as the group named "" gave another gid.
+        assert_eq!(UserSpec::parse("12002:").unwrap(), UserSpec { user: "12002".into(), group: None });
+        assert_eq!(UserSpec::parse("app:").unwrap().to_string(), "app");
+    }
 
     #[test]
     fn root_in_every_spelling() {

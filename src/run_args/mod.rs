@@ -108,6 +108,8 @@ impl<const RUN: bool> DockerFlags<RUN> {
         if image.is_empty() {
             return Err("the image name is empty".into());
         }
+        // A reference docker could not parse is a parse error, like a bad flag value.
+        crate::image::ImageRef::parse(image)?;
         req.image = image.clone();
         req.command = command.to_vec();
         for (f, values) in &self.given {
