@@ -14,7 +14,12 @@ fn learn(s: &Scope, dir: &Path, pre: &[&str], args: &[&str]) -> common::Outcome 
     let mut all: Vec<&str> = pre.to_vec();
     all.extend(["learn", "-l", &s.label]);
     all.extend_from_slice(args);
-    hardrun(all).current_dir(dir).timeout(Duration::from_secs(180)).run()
+    hardrun(all).current_dir(dir).env("XDG_CONFIG_HOME", &config(dir)).timeout(Duration::from_secs(180)).run()
+}
+
+/// The user's config folder for these tests (their trust list), inside the temporary dir.
+fn config(dir: &Path) -> String {
+    dir.join("config").to_str().unwrap().to_string()
 }
 
 /// A free port on the loopback, for the probe to reach the published service.
@@ -34,6 +39,13 @@ fn learn_proposes_the_folders_a_service_writes_and_check_proves_it_works() {
         "extends: default\nfilesystem:\n  image_tmpfs: {max: 0}\n",
     )
     .unwrap();
+    // The learned profile extends it by name, found in the project's folder: trusted, as a
+    // user would after reading it.
+    hardrun(["profile", "trust", ".hardrun/profiles/bare.yaml"])
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", &config(dir.path()))
+        .run()
+        .success();
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:8080");
     let probe = format!("curl -fsS http://127.0.0.1:{port}/");
