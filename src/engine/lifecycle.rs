@@ -338,8 +338,20 @@ impl Engine {
             let opts = bollard::query_parameters::WaitContainerOptions { condition };
             let mut s = docker.wait_container(&id, Some(opts));
             match s.next().await {
-                Some(Ok(r)) => Ok(r.status_code as i32),
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code as i32),
+                Some(Ok(r)) if (0..=255).contains(&r.status_code) => Ok(r.status_code as i32),
+                Some(Ok(r)) => {
+                    Err(anyhow!("the daemon's wait answer has StatusCode {}, not an exit status", r.status_code))
+                }
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { error, code })) => {
+                    match (error.is_empty(), code) {
+                        (true, 0..=255) => Ok(code as i32),
+                        (true, _) => Err(anyhow!("the daemon's wait answer has StatusCode {code}, not an exit status")),
+                        (false, _) => Err(anyhow!(
+                            "waiting for the container: {}",
+                            crate::sanitize::line(&error, crate::sanitize::LINE_MAX)
+                        )),
+                    }
+                }
                 Some(Err(e)) => Err(anyhow!(describe(&e))),
                 None => Err(anyhow!("the daemon ended the wait without a status")),
             }
@@ -398,12 +410,7 @@ impl Waiter {
         match self {
             Waiter::Raw(resp) => {
                 let body = resp.body().await?;
-                let v: serde_json::Value = serde_json::from_str(body.trim())
-                    .map_err(|_| anyhow!("unexpected wait answer from the daemon: {body}"))?;
-                if let Some(msg) = v.pointer("/Error/Message").and_then(|m| m.as_str()).filter(|m| !m.is_empty()) {
-                    return Err(anyhow!("waiting for the container: {msg}"));
-                }
-                Ok(v.get("StatusCode").and_then(|c| c.as_i64()).unwrap_or(0) as i32)
+                super::wait_answer::exit_code(body.as_bytes()).map_err(anyhow::Error::msg)
             }
             Waiter::Task(t) => t.await.map_err(|e| anyhow!("waiting for the container: {e}"))?,
         }

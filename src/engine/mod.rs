@@ -17,6 +17,7 @@ pub mod pull;
 pub mod raw;
 pub mod terminal;
 pub mod verification;
+mod wait_answer;
 pub mod watch;
 
 use std::time::Duration;
