@@ -3,10 +3,10 @@
 //! detach key sequence watched.
 
 use anyhow::{Result, anyhow};
-use futures_util::StreamExt;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::raw::{self, Conn};
+use super::client::seg;
 use super::terminal::{DetachWatch, Scan};
 use super::{Engine, describe};
 
@@ -21,10 +21,8 @@ pub struct Streams {
     pub detach_keys: Option<(String, Vec<u8>)>,
 }
 
-pub enum Attachment {
-    Raw { conn: Conn, early: Vec<u8> },
-    Bollard(bollard::container::AttachContainerResults),
-}
+/// The attached stream: the daemon's connection after its switch to raw bytes.
+pub struct Attachment(TokioIo<hyper::upgrade::Upgraded>);
 
 /// How the attachment ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,32 +37,16 @@ impl Engine {
     pub async fn attach(&self, id: &str, s: &Streams) -> Result<Attachment> {
         let flag = |b: bool| if b { "1" } else { "0" };
         let keys = s.detach_keys.as_ref().map(|(k, _)| format!("&detachKeys={}", urlencode(k))).unwrap_or_default();
-        if raw::supported(&self.endpoint) {
-            let path = format!(
-                "/v{}.{}/containers/{id}/attach?stream=1&stdin={}&stdout={}&stderr={}{keys}",
-                self.api.0,
-                self.api.1,
-                flag(s.stdin),
-                flag(s.stdout),
-                flag(s.stderr)
-            );
-            let resp =
-                raw::post(&self.endpoint, &path, true).await.map_err(|e| anyhow!("attaching to the container: {e}"))?;
-            if !matches!(resp.status, 101 | 200) {
-                return Err(anyhow!(resp.error_message().await));
-            }
-            return Ok(Attachment::Raw { conn: resp.conn, early: resp.early });
-        }
-        let mut opts = bollard::query_parameters::AttachContainerOptionsBuilder::new()
-            .stream(true)
-            .stdin(s.stdin)
-            .stdout(s.stdout)
-            .stderr(s.stderr);
-        if let Some((k, _)) = &s.detach_keys {
-            opts = opts.detach_keys(k);
-        }
-        let results = self.docker.attach_container(id, Some(opts.build())).await.map_err(|e| anyhow!(describe(&e)))?;
-        Ok(Attachment::Bollard(results))
+        let path = format!(
+            "/containers/{}/attach?stream=1&stdin={}&stdout={}&stderr={}{keys}",
+            seg(id),
+            flag(s.stdin),
+            flag(s.stdout),
+            flag(s.stderr)
+        );
+        let io =
+            self.client.upgrade(&path).await.map_err(|e| anyhow!("attaching to the container: {}", describe(&e)))?;
+        Ok(Attachment(io))
     }
 }
 
@@ -82,30 +64,8 @@ fn urlencode(s: &str) -> String {
 
 /// Moves bytes until the container's output ends or the user detaches.
 pub async fn pump(att: Attachment, s: &Streams) -> Result<End> {
-    match att {
-        Attachment::Raw { conn, early } => {
-            let (rd, wr) = tokio::io::split(conn);
-            let output = copy_output(std::io::Cursor::new(early).chain(rd), s.tty);
-            run_both(output, wr, s).await
-        }
-        Attachment::Bollard(results) => {
-            let mut frames = results.output;
-            let output = async move {
-                let (mut out, mut err) = (tokio::io::stdout(), tokio::io::stderr());
-                while let Some(frame) = frames.next().await {
-                    use bollard::container::LogOutput;
-                    match frame.map_err(|e| anyhow!(describe(&e)))? {
-                        LogOutput::StdErr { message } => write(&mut err, &message).await?,
-                        LogOutput::StdOut { message }
-                        | LogOutput::Console { message }
-                        | LogOutput::StdIn { message } => write(&mut out, &message).await?,
-                    }
-                }
-                Ok(())
-            };
-            run_both(output, results.input, s).await
-        }
-    }
+    let (rd, wr) = tokio::io::split(att.0);
+    run_both(copy_output(rd, s.tty), wr, s).await
 }
 
 async fn run_both<W: AsyncWrite + Unpin>(
@@ -142,7 +102,9 @@ async fn write<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> Result<()> {
 }
 
 /// Output of the container: raw with a TTY; otherwise docker's 8-byte frame headers
-/// say which stream each payload belongs to.
+/// say which stream each payload belongs to. A header that is not one (a stream type
+/// other than 0, 1, 2 or padding that is not zero) or a stream cut inside a frame is the
+/// daemon's protocol error: nothing of it reaches stdout as the container's output.
 async fn copy_output<R: AsyncRead + Unpin>(mut r: R, tty: bool) -> Result<()> {
     let (mut out, mut err) = (tokio::io::stdout(), tokio::io::stderr());
     let mut buf = vec![0u8; 32 * 1024];
@@ -155,26 +117,49 @@ async fn copy_output<R: AsyncRead + Unpin>(mut r: R, tty: bool) -> Result<()> {
             write(&mut out, &buf[..n]).await?;
         }
     }
-    loop {
-        let mut header = [0u8; 8];
-        match r.read_exact(&mut header).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-        let mut left = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    while let Some((stream, mut left)) = frame_header(&mut r).await? {
         while left > 0 {
             let n = r.read(&mut buf[..left.min(32 * 1024)]).await?;
             if n == 0 {
-                return Ok(());
+                return Err(anyhow!("the daemon's attach stream ended inside a frame ({left} bytes missing)"));
             }
-            match header[0] {
+            match stream {
                 2 => write(&mut err, &buf[..n]).await?,
                 _ => write(&mut out, &buf[..n]).await?,
             }
             left -= n;
         }
     }
+    Ok(())
+}
+
+/// The next frame header of a multiplexed stream: its stream (0 stdin, 1 stdout,
+/// 2 stderr) and payload length; `None` at a clean end between frames.
+pub(super) async fn frame_header<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<(u8, usize)>> {
+    let mut header = [0u8; 8];
+    let mut got = 0;
+    while got < 8 {
+        let n = r.read(&mut header[got..]).await?;
+        if n == 0 && got == 0 {
+            return Ok(None);
+        }
+        if n == 0 {
+            return Err(anyhow!("the daemon's output stream ended inside a frame header"));
+        }
+        got += n;
+    }
+    parse_header(&header).map(Some).map_err(anyhow::Error::msg)
+}
+
+pub(super) fn parse_header(h: &[u8; 8]) -> Result<(u8, usize), String> {
+    if h[0] > 2 || h[1..4] != [0, 0, 0] {
+        let hex: Vec<String> = h[..4].iter().map(|b| format!("{b:02x}")).collect();
+        return Err(format!(
+            "the daemon's output stream is corrupt: a frame header starts {} (stream 0, 1 or 2 and three zero bytes expected)",
+            hex.join(" ")
+        ));
+    }
+    Ok((h[0], u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize))
 }
 
 /// hardrun's stdin to the container, until EOF (then half-close) or the detach keys.
@@ -200,6 +185,22 @@ async fn copy_input<W: AsyncWrite + Unpin>(mut w: W, keys: Vec<u8>) -> Result<En
                 w.flush().await?;
                 return Ok(End::Detached);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_header;
+
+    #[test]
+    fn frame_headers_are_checked() {
+        assert_eq!(parse_header(&[1, 0, 0, 0, 0, 0, 1, 0]), Ok((1, 256)));
+        assert_eq!(parse_header(&[2, 0, 0, 0, 0, 0, 0, 5]), Ok((2, 5)));
+        assert_eq!(parse_header(&[0, 0, 0, 0, 0, 0, 0, 0]), Ok((0, 0)));
+        for bad in [[3u8, 0, 0, 0, 0, 0, 0, 1], [1, 1, 0, 0, 0, 0, 0, 1], [b'h', b'e', b'l', b'l', b'o', 0, 0, 0]] {
+            let e = parse_header(&bad).unwrap_err();
+            assert!(e.contains("corrupt") && !e.contains('\n'), "{e}");
         }
     }
 }

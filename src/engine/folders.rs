@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Result, anyhow};
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
-use futures_util::StreamExt;
 
+use super::client::{IDLE, Method, query, seg};
 use super::image::{MODE_DIR, MODE_TYPE};
 use super::{Engine, describe};
 use crate::image::facts::{Folder, Script};
@@ -62,12 +62,20 @@ impl Engine {
             tree::scan(reader, &parent, &keep, tree::LIMITS)
         });
         let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
-        let mut stream = self.docker.download_from_container(container, Some(opts));
+        let url = format!("/containers/{}/archive{}", seg(container), query(&opts));
         let mut failed = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
+        let mut stream = match self.client.stream(Method::GET, &url, &[]).await {
+            Ok((_, s)) => Some(s),
+            Err(e) => {
+                failed = Some(anyhow!("reading {path}: {}", describe(&e)));
+                None
+            }
+        };
+        while let Some(s) = stream.as_mut() {
+            match s.next(Some(IDLE)).await {
+                Ok(None) => break,
                 // The parser stopped early (a limit): stop reading.
-                Ok(bytes) => {
+                Ok(Some(bytes)) => {
                     if tx.send(bytes.to_vec()).await.is_err() {
                         break;
                     }

@@ -11,6 +11,7 @@ use bollard::query_parameters::{
 };
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::client::{IDLE, Method, image_path, query, registry_auth, seg};
 use super::{Engine, describe, status_of};
 use crate::image::facts::Contents;
 use crate::image::look::LookFor;
@@ -33,7 +34,8 @@ pub const PROBE_LABEL: &str = "org.hardrun.probe";
 impl Engine {
     /// The image's configuration (one inspect), or `None` when it is not local.
     pub async fn image(&self, reference: &str) -> Result<Option<ImageFacts>> {
-        let img = match self.docker.inspect_image(reference).await {
+        let path = format!("/images/{}/json", image_path(reference));
+        let img = match self.client.get::<bollard::models::ImageInspect>(&path).await {
             Ok(img) => img,
             Err(e) if status_of(&e) == Some(404) => return Ok(None),
             Err(e) => return Err(anyhow!(describe(&e))),
@@ -58,9 +60,9 @@ impl Engine {
 
     /// `created_by` of each history entry, oldest first.
     pub async fn image_history(&self, id: &str) -> Result<Vec<String>> {
-        let mut items = self
-            .docker
-            .image_history(id)
+        let mut items: Vec<bollard::models::ImageHistoryResponseItem> = self
+            .client
+            .get(&format!("/images/{}/history", image_path(id)))
             .await
             .map_err(|e| anyhow!("reading the history of {id}: {}", describe(&e)))?;
         items.reverse();
@@ -73,9 +75,10 @@ impl Engine {
         let tagged = format!("{}:{}", image.repository(), image.tag.as_deref().unwrap_or("latest"));
         let config_dir = super::endpoint::config_dir(&crate::command::env);
         let creds = super::auth::credentials(&config_dir, image);
-        let found = self
-            .docker
-            .inspect_registry_image(&tagged, creds)
+        let path = format!("/distribution/{}/json", image_path(&tagged));
+        let found: bollard::models::DistributionInspect = self
+            .client
+            .json(Method::GET, &path, None, &registry_auth(creds))
             .await
             .map_err(|e| anyhow!("cannot resolve {tagged} to a digest through its registry: {}", describe(&e)))?;
         found.descriptor.digest.ok_or_else(|| anyhow!("the registry gave no digest for {tagged}"))
@@ -97,9 +100,9 @@ impl Engine {
             host_config: Some(HostConfig { network_mode: Some("none".into()), ..HostConfig::default() }),
             ..ContainerCreateBody::default()
         };
-        let created = self
-            .docker
-            .create_container(None::<CreateContainerOptions>, body)
+        let created: bollard::models::ContainerCreateResponse = self
+            .client
+            .post(&format!("/containers/create{}", query(&CreateContainerOptions::default())), &body)
             .await
             .map_err(|e| anyhow!("looking inside {image_id}: {}", describe(&e)))?;
         let looked = self.read_contents(&created.id, look).await;
@@ -114,7 +117,8 @@ impl Engine {
     async fn sweep_probes(&self) {
         let filters = HashMap::from([("label".to_string(), vec![PROBE_LABEL.to_string()])]);
         let opts = bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        let Ok(list) = self.docker.list_containers(Some(opts)).await else { return };
+        let path = format!("/containers/json{}", query(&opts));
+        let Ok(list) = self.client.get::<Vec<bollard::models::ContainerSummary>>(&path).await else { return };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         for c in list {
             if let Some(id) = c.id.filter(|_| c.created.is_some_and(|t| now - t > 60)) {
@@ -154,8 +158,13 @@ impl Engine {
     /// `path`'s stat in the container (symlinks not followed), `None` when it is missing.
     pub(super) async fn stat(&self, container: &str, path: &str) -> Result<Option<(u32, String)>> {
         let opts = ContainerArchiveInfoOptionsBuilder::default().path(path).build();
-        match self.docker.get_container_archive_info(container, Some(opts)).await {
-            Ok(s) => Ok(Some((s.file_mode, s.link_target))),
+        let path = format!("/containers/{}/archive{}", seg(container), query(&opts));
+        match self.client.send(Method::HEAD, &path, &[], None).await {
+            Ok(resp) => {
+                let stat = path_stat(resp.headers().get("X-Docker-Container-Path-Stat"))
+                    .ok_or_else(|| anyhow!("stat {path}: the daemon's answer has no readable file status"))?;
+                Ok(Some((stat.file_mode, stat.link_target)))
+            }
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(anyhow!("stat {path}: {}", describe(&e))),
         }
@@ -185,10 +194,16 @@ impl Engine {
             return Ok(None);
         }
         let opts = DownloadFromContainerOptionsBuilder::default().path(&real).build();
-        let mut stream = self.docker.download_from_container(container, Some(opts));
+        let url = format!("/containers/{}/archive{}", seg(container), query(&opts));
+        let (_, mut stream) = self
+            .client
+            .stream(Method::GET, &url, &[])
+            .await
+            .map_err(|e| anyhow!("reading {path}: {}", describe(&e)))?;
         let mut tar = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| anyhow!("reading {path}: {}", describe(&e)))?;
+        while let Some(chunk) =
+            stream.next(Some(IDLE)).await.map_err(|e| anyhow!("reading {path}: {}", describe(&e)))?
+        {
             tar.extend_from_slice(&chunk);
             if tar.len() > MAX_FILE + 64 * 1024 {
                 return Ok(None);
@@ -196,6 +211,13 @@ impl Engine {
         }
         Ok(first_file(&tar).map(|bytes| String::from_utf8_lossy(bytes).into_owned()))
     }
+}
+
+/// The `X-Docker-Container-Path-Stat` header: base64 of the file's status as JSON.
+fn path_stat(header: Option<&hyper::header::HeaderValue>) -> Option<bollard::container::PathStatResponse> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(header?.as_bytes()).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The first regular file's bytes in a tar archive (the archive API wraps one file in

@@ -10,6 +10,7 @@ use anyhow::{Result, anyhow};
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
+use super::client::query;
 use super::{DaemonFacts, Engine, describe, status_of};
 
 const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
@@ -60,7 +61,7 @@ impl Engine {
         } else {
             (None, None)
         };
-        let icc = match self.docker.inspect_network("bridge", None).await {
+        let icc = match self.client.get::<bollard::models::NetworkInspect>("/networks/bridge").await {
             // Without the option the bridge driver's default applies: on.
             Ok(n) => Some(n.options.and_then(|o| o.get(ICC_OPTION).and_then(|v| v.parse().ok())).unwrap_or(true)),
             Err(e) if status_of(&e) == Some(404) => None,
@@ -85,9 +86,13 @@ impl Engine {
         let mut out = Vec::new();
         if names.is_empty() {
             let opts = ListContainersOptionsBuilder::new().all(false).build();
-            let list = self.docker.list_containers(Some(opts)).await.map_err(|e| anyhow!(describe(&e)))?;
+            let list: Vec<bollard::models::ContainerSummary> = self
+                .client
+                .get(&format!("/containers/json{}", query(&opts)))
+                .await
+                .map_err(|e| anyhow!(describe(&e)))?;
             for id in list.into_iter().filter_map(|c| c.id) {
-                match self.docker.inspect_container(&id, None).await {
+                match self.inspect_container(&id).await {
                     Ok(c) => out.push(c),
                     // Gone between the list and the inspect: nothing left to audit.
                     Err(e) if status_of(&e) == Some(404) => {}
@@ -96,7 +101,7 @@ impl Engine {
             }
         } else {
             for name in names {
-                let c = self.docker.inspect_container(name, None).await.map_err(|e| match status_of(&e) {
+                let c = self.inspect_container(name).await.map_err(|e| match status_of(&e) {
                     Some(404) => anyhow!("no such container: {name}"),
                     _ => anyhow!(describe(&e)),
                 })?;

@@ -13,7 +13,7 @@ use bollard::query_parameters::{
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::attach::{self, End, Streams};
-use super::raw;
+use super::client::{self, DaemonError, Method, seg};
 use super::terminal::{self, RawMode};
 use super::{Engine, describe};
 use crate::plan::Plan;
@@ -141,14 +141,17 @@ impl Engine {
             name: plan.name.clone(),
             platform: plan.lifecycle.platform.clone().unwrap_or_default(),
         };
-        let created = self.docker.create_container(Some(opts), body).await.map_err(|e| anyhow!(describe(&e)))?;
+        let path = format!("/containers/create{}", client::query(&opts));
+        let created: bollard::models::ContainerCreateResponse =
+            self.client.post(&path, &body).await.map_err(|e| anyhow!(describe(&e)))?;
         for w in created.warnings.iter().filter(|w| !w.is_empty()) {
-            eprintln!("WARNING: {w}");
+            eprintln!("WARNING: {}", crate::sanitize::line(w, crate::sanitize::LINE_MAX));
         }
         let id = created.id;
         for (name, ep) in later {
             let req = bollard::models::NetworkConnectRequest { container: id.clone(), endpoint_config: Some(ep) };
-            if let Err(e) = self.docker.connect_network(&name, req).await {
+            let path = format!("/networks/{}/connect", seg(&name));
+            if let Err(e) = self.client.post::<_, serde::de::IgnoredAny>(&path, &req).await {
                 let _ = self.remove(&id).await;
                 return Err(anyhow!("connecting to network {name}: {} (the container was removed)", describe(&e)));
             }
@@ -163,7 +166,7 @@ impl Engine {
     }
 
     async fn start(&self, id: &str) -> Result<()> {
-        self.docker.start_container(id, None).await.map_err(|e| {
+        self.start_call(id).await.map_err(|e| {
             let message = describe(&e);
             anyhow::Error::from(ExitError { code: start_failure_code(&message), message })
         })
@@ -293,7 +296,8 @@ impl Engine {
                 s = signals.recv() => {
                     if proxy {
                         let opts = KillContainerOptionsBuilder::new().signal(s.0).build();
-                        let _ = self.docker.kill_container(id, Some(opts)).await;
+                        let path = format!("/containers/{}/kill{}", seg(id), client::query(&opts));
+                        let _ = self.client.call(Method::POST, &path, None).await;
                     } else {
                         drop(raw_mode);
                         return Err(Failure::AfterRunning(interrupted(s, "(the container keeps running)")));
@@ -314,50 +318,22 @@ impl Engine {
     async fn resize(&self, id: &str) {
         if let Some((w, h)) = terminal::size() {
             let opts = ResizeContainerTTYOptionsBuilder::new().w(w as i32).h(h as i32).build();
-            let _ = self.docker.resize_container_tty(id, opts).await;
+            let path = format!("/containers/{}/resize{}", seg(id), client::query(&opts));
+            let _ = self.client.call(Method::POST, &path, None).await;
         }
     }
 
+    /// `POST /containers/{id}/start`.
+    pub(crate) async fn start_call(&self, id: &str) -> Result<(), DaemonError> {
+        self.client.call(Method::POST, &format!("/containers/{}/start", seg(id)), None).await
+    }
+
     /// Starts waiting for the container to exit; returns once the daemon has registered
-    /// the wait, so a container that exits at once is still seen.
+    /// the wait (its answer's head has come), so a container that exits at once is seen.
     async fn wait_registered(&self, id: &str, condition: &str) -> Result<Waiter> {
-        if raw::supported(&self.endpoint) {
-            let path = format!("/v{}.{}/containers/{id}/wait?condition={condition}", self.api.0, self.api.1);
-            let resp =
-                raw::post(&self.endpoint, &path, false).await.map_err(|e| anyhow!("waiting for the container: {e}"))?;
-            if resp.status != 200 {
-                return Err(anyhow!(resp.error_message().await));
-            }
-            return Ok(Waiter::Raw(resp));
-        }
-        // Over TLS: bollard's wait, started before the container is.
-        let docker = self.docker.clone();
-        let (id, condition) = (id.to_string(), condition.to_string());
-        let task = tokio::spawn(async move {
-            use futures_util::StreamExt;
-            let opts = bollard::query_parameters::WaitContainerOptions { condition };
-            let mut s = docker.wait_container(&id, Some(opts));
-            match s.next().await {
-                Some(Ok(r)) if (0..=255).contains(&r.status_code) => Ok(r.status_code as i32),
-                Some(Ok(r)) => {
-                    Err(anyhow!("the daemon's wait answer has StatusCode {}, not an exit status", r.status_code))
-                }
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { error, code })) => {
-                    match (error.is_empty(), code) {
-                        (true, 0..=255) => Ok(code as i32),
-                        (true, _) => Err(anyhow!("the daemon's wait answer has StatusCode {code}, not an exit status")),
-                        (false, _) => Err(anyhow!(
-                            "waiting for the container: {}",
-                            crate::sanitize::line(&error, crate::sanitize::LINE_MAX)
-                        )),
-                    }
-                }
-                Some(Err(e)) => Err(anyhow!(describe(&e))),
-                None => Err(anyhow!("the daemon ended the wait without a status")),
-            }
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        Ok(Waiter::Task(task))
+        let path = format!("/containers/{}/wait?condition={condition}", seg(id));
+        let (_, body) = self.client.stream(Method::POST, &path, &[]).await.map_err(|e| anyhow!(describe(&e)))?;
+        Ok(Waiter(body))
     }
 }
 
@@ -400,20 +376,24 @@ enum Failure {
     AfterRunning(anyhow::Error),
 }
 
-enum Waiter {
-    Raw(raw::Response),
-    Task(tokio::task::JoinHandle<Result<i32>>),
-}
+/// A registered wait whose answer comes when the container exits (or is removed).
+struct Waiter(client::Stream);
 
 impl Waiter {
+    /// The exit code, once the output has ended: the answer then follows at once, so it
+    /// must arrive within a call's deadline, complete and at most a JSON answer's size.
     async fn code(self) -> Result<i32> {
-        match self {
-            Waiter::Raw(resp) => {
-                let body = resp.body().await?;
-                super::wait_answer::exit_code(body.as_bytes()).map_err(anyhow::Error::msg)
+        let read = self.0.rest(client::JSON_MAX, Some(client::CALL));
+        let body = match tokio::time::timeout(client::CALL, read).await {
+            Ok(b) => b.map_err(|e| anyhow!("waiting for the container: {}", describe(&e)))?,
+            Err(_) => {
+                return Err(anyhow!(
+                    "waiting for the container: the daemon did not give its exit status within {}s of its output ending",
+                    client::CALL.as_secs()
+                ));
             }
-            Waiter::Task(t) => t.await.map_err(|e| anyhow!("waiting for the container: {e}"))?,
-        }
+        };
+        super::wait_answer::exit_code(&body).map_err(anyhow::Error::msg)
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod attach;
 pub mod auth;
 pub mod cache;
+pub mod client;
+mod conn;
 pub mod endpoint;
 mod folders;
 pub mod image;
@@ -14,7 +16,6 @@ pub mod network;
 mod observe;
 pub mod project;
 pub mod pull;
-pub mod raw;
 pub mod terminal;
 pub mod verification;
 mod wait_answer;
@@ -23,8 +24,9 @@ pub mod watch;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use bollard::errors::Error as BollardError;
-use bollard::{ClientVersion, Docker};
+use hyper::Method;
+
+use client::{Client, DaemonError, seg};
 
 pub use endpoint::Endpoint;
 
@@ -34,15 +36,13 @@ use crate::policy::{MountFacts, VolumeFacts};
 pub const MIN_API: (u32, u32) = (1, 41);
 /// The newest hardrun asks for (bollard's models).
 pub const MAX_API: (u32, u32) = (1, 53);
-/// How long connecting may take before hardrun gives up on the daemon.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Per-request limit once connected (streams such as wait and attach are not bound by it).
-const REQUEST_TIMEOUT_SECS: u64 = 300;
+/// How long connecting and the first exchange may take before hardrun gives up on the daemon.
+const CONNECT_TIMEOUT: Duration = client::CONNECT;
 
 /// A connected daemon with a negotiated API version.
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) docker: Docker,
+    pub(crate) client: Client,
     /// The daemon's facts when a cache entry supplied them.
     cached: Option<DaemonFacts>,
     pub endpoint: Endpoint,
@@ -64,35 +64,13 @@ pub struct DaemonFacts {
     pub security_options: Vec<String>,
 }
 
-fn client(endpoint: &Endpoint, api: (u32, u32)) -> Result<Docker, BollardError> {
-    let version = ClientVersion { major_version: api.0 as usize, minor_version: api.1 as usize };
-    match (&endpoint.tls, endpoint.host.strip_prefix("unix://")) {
-        (_, Some(path)) => Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, &version),
-        (Some(tls), None) => {
-            Docker::connect_with_ssl(&endpoint.host, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, &version)
-        }
-        (None, None) => Docker::connect_with_http(&endpoint.host, REQUEST_TIMEOUT_SECS, &version),
-    }
+/// One line for a failed daemon call (already escaped and bounded by the client).
+pub fn describe(e: &DaemonError) -> String {
+    e.message.clone()
 }
 
-/// One line for a daemon error, as docker prints it; the daemon's words are escaped and
-/// bounded (a hostile daemon could send megabytes of terminal escapes).
-pub fn describe(e: &BollardError) -> String {
-    use crate::sanitize::{LINE_MAX, line};
-    match e {
-        BollardError::DockerResponseServerError { message, .. } => {
-            format!("Error response from daemon: {}", line(message, LINE_MAX))
-        }
-        BollardError::DockerStreamError { error } => line(error, LINE_MAX),
-        other => line(&other.to_string(), LINE_MAX),
-    }
-}
-
-pub fn status_of(e: &BollardError) -> Option<u16> {
-    match e {
-        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
-        _ => None,
-    }
+pub fn status_of(e: &DaemonError) -> Option<u16> {
+    e.status
 }
 
 fn parse_api(v: &str) -> Option<(u32, u32)> {
@@ -121,9 +99,9 @@ impl Engine {
                 if let Err(e) = std::os::unix::net::UnixStream::connect(path) {
                     return Err(unreachable(e.to_string()));
                 }
-                let docker = client(&endpoint, entry.api).map_err(|e| unreachable(e.to_string()))?;
+                let client = Client::new(&endpoint, entry.api).map_err(unreachable)?;
                 return Ok(Engine {
-                    docker,
+                    client,
                     endpoint,
                     api: entry.api,
                     server_version: entry.server_version,
@@ -131,8 +109,9 @@ impl Engine {
                 });
             }
         }
-        let probe = client(&endpoint, MIN_API).map_err(|e| unreachable(e.to_string()))?;
-        let version = match tokio::time::timeout(CONNECT_TIMEOUT, probe.version()).await {
+        let probe = Client::new(&endpoint, MIN_API).map_err(unreachable)?;
+        let asked = probe.get::<bollard::models::SystemVersion>("/version");
+        let version = match tokio::time::timeout(CONNECT_TIMEOUT, asked).await {
             Err(_) => return Err(unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))),
             Ok(Err(e)) => {
                 let text = describe(&e);
@@ -150,9 +129,9 @@ impl Engine {
         };
         let server_api = version.api_version.as_deref().and_then(parse_api).unwrap_or(MIN_API);
         let api = server_api.min(MAX_API);
-        let docker =
-            if api == MIN_API { probe } else { client(&endpoint, api).map_err(|e| unreachable(e.to_string()))? };
-        Ok(Engine { docker, endpoint, api, server_version: version.version.unwrap_or_default(), cached: None })
+        let client = probe.at(api);
+        let server_version = crate::sanitize::line(&version.version.unwrap_or_default(), 64);
+        Ok(Engine { client, endpoint, api, server_version, cached: None })
     }
 
     pub fn api_at_least(&self, major: u32, minor: u32) -> bool {
@@ -170,7 +149,12 @@ impl Engine {
     }
 
     async fn ask_daemon_facts(&self) -> Result<DaemonFacts> {
-        let info = self.docker.info().await.map_err(|e| anyhow!(describe(&e))).context("reading the daemon's info")?;
+        let info = self
+            .client
+            .get::<bollard::models::SystemInfo>("/info")
+            .await
+            .map_err(|e| anyhow!(describe(&e)))
+            .context("reading the daemon's info")?;
         let opts = info.security_options.clone().unwrap_or_default();
         let has = |name: &str| opts.iter().any(|o| o.split(',').any(|kv| kv == format!("name={name}")));
         Ok(DaemonFacts {
@@ -187,7 +171,7 @@ impl Engine {
     }
 
     pub async fn volume(&self, name: &str) -> Result<Option<VolumeFacts>> {
-        match self.docker.inspect_volume(name).await {
+        match self.client.get::<bollard::models::Volume>(&format!("/volumes/{}", seg(name))).await {
             Ok(v) => {
                 // Readable only next to the daemon, and usually only as root.
                 let owner = if self.endpoint.is_local() { crate::host::owner_of(&v.mountpoint) } else { None };
@@ -200,7 +184,7 @@ impl Engine {
 
     /// The mounts of a container (for `--volumes-from`), or `None` when it does not exist.
     pub async fn container_mounts(&self, name: &str) -> Result<Option<Vec<MountFacts>>> {
-        match self.docker.inspect_container(name, None).await {
+        match self.inspect_container(name).await {
             Ok(c) => Ok(Some(
                 c.mounts
                     .unwrap_or_default()
@@ -221,10 +205,19 @@ impl Engine {
     /// Removes a container, whatever its state; a container already gone is fine.
     pub async fn remove(&self, id: &str) -> Result<()> {
         let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::new().force(true).v(true).build();
-        match self.docker.remove_container(id, Some(opts)).await {
+        match self.client.call(Method::DELETE, &format!("/containers/{}{}", seg(id), client::query(&opts)), None).await
+        {
             Ok(()) => Ok(()),
             Err(e) if matches!(status_of(&e), Some(404) | Some(409)) => Ok(()),
             Err(e) => Err(anyhow!(describe(&e))),
         }
+    }
+
+    /// A container's full record.
+    pub(crate) async fn inspect_container(
+        &self,
+        id: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, DaemonError> {
+        self.client.get(&format!("/containers/{}/json", seg(id))).await
     }
 }

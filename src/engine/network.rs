@@ -8,6 +8,7 @@ use anyhow::{Result, anyhow};
 use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 
+use super::client::{Method, query, seg};
 use super::{Engine, describe, status_of};
 use crate::policy::NetworkFacts;
 
@@ -28,12 +29,13 @@ impl Engine {
             options: Some(HashMap::from([(NO_ICC.to_string(), "false".to_string())])),
             ..Default::default()
         };
-        let created = match self.docker.create_network(req).await {
-            Ok(r) => Some(r.id),
-            // Another hardrun made it meanwhile (newer daemons refuse duplicates).
-            Err(e) if status_of(&e) == Some(409) => None,
-            Err(e) => return Err(anyhow!("creating hardrun's network: {}", describe(&e))),
-        };
+        let created =
+            match self.client.post::<_, bollard::models::NetworkCreateResponse>("/networks/create", &req).await {
+                Ok(r) => Some(r.id),
+                // Another hardrun made it meanwhile (newer daemons refuse duplicates).
+                Err(e) if status_of(&e) == Some(409) => None,
+                Err(e) => return Err(anyhow!("creating hardrun's network: {}", describe(&e))),
+            };
         // Older daemons accept duplicate names: when several hardrun processes raced, all
         // settle on the oldest and the others remove their own copy.
         let chosen =
@@ -41,7 +43,7 @@ impl Engine {
         if let Some(mine) = created
             && mine != chosen
         {
-            let _ = self.docker.remove_network(&mine).await;
+            let _ = self.client.call(Method::DELETE, &format!("/networks/{}", seg(&mine)), None).await;
         }
         Ok(chosen)
     }
@@ -59,7 +61,7 @@ impl Engine {
         if term.is_empty() || !term.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
             return Ok(None);
         }
-        match self.docker.inspect_network(term, None).await {
+        match self.client.get::<bollard::models::NetworkInspect>(&format!("/networks/{}", seg(term))).await {
             Ok(n) => Ok(Some(NetworkFacts {
                 id: n.id.unwrap_or_default(),
                 name: n.name.unwrap_or_default(),
@@ -76,7 +78,8 @@ impl Engine {
             ("label".to_string(), vec![LABEL.to_string()]),
         ]);
         let opts = ListNetworksOptionsBuilder::new().filters(&filters).build();
-        let mut nets = self.docker.list_networks(Some(opts)).await.map_err(|e| anyhow!(describe(&e)))?;
+        let mut nets: Vec<bollard::models::Network> =
+            self.client.get(&format!("/networks{}", query(&opts))).await.map_err(|e| anyhow!(describe(&e)))?;
         // The name filter matches substrings; keep the exact name.
         nets.retain(|n| n.name.as_deref() == Some(NAME));
         nets.sort_by_key(|n| (created_key(n.created.as_deref().unwrap_or_default()), n.id.clone()));

@@ -5,6 +5,7 @@
 use anyhow::{Result, anyhow};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
+use super::client::query;
 use super::{Engine, describe};
 
 /// One container of a Compose project.
@@ -25,7 +26,8 @@ impl Engine {
             vec![format!("com.docker.compose.project={project}")],
         )]);
         let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| anyhow!(describe(&e)))?;
+        let list: Vec<bollard::models::ContainerSummary> =
+            self.client.get(&format!("/containers/json{}", query(&opts))).await.map_err(|e| anyhow!(describe(&e)))?;
         Ok(list
             .into_iter()
             .filter_map(|c| {

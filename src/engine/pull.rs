@@ -5,11 +5,15 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Result, anyhow};
-use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::client::{IDLE, Method, query, registry_auth};
 use super::{Engine, describe};
 use crate::image::ImageRef;
+use crate::sanitize::{LINE_MAX, line};
+
+/// The longest progress event read (they are a few hundred bytes).
+const EVENT_MAX: usize = 64 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -47,16 +51,30 @@ impl Engine {
         };
         let config_dir = super::endpoint::config_dir(&crate::command::env);
         let creds = super::auth::credentials(&config_dir, image);
-        let mut stream = self.docker.create_image(Some(opts), None, creds);
+        let failed = |why: String| anyhow!("pulling {reference} failed: {why}");
+        let path = format!("/images/create{}", query(&opts));
+        let (_, mut stream) =
+            self.client.stream(Method::POST, &path, &registry_auth(creds)).await.map_err(|e| failed(describe(&e)))?;
         let mut view = View::new(progress);
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| anyhow!("pulling {reference} failed: {}", describe(&e)))?;
-            if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(anyhow!("pulling {reference} failed: {err}"));
+        // One JSON event a line; a pull lasts as long as it makes progress.
+        while let Some(event) = stream.line(EVENT_MAX, IDLE).await.map_err(|e| failed(describe(&e)))? {
+            if event.iter().all(u8::is_ascii_whitespace) {
+                continue;
             }
-            let status = info.status.unwrap_or_default();
+            let info: bollard::models::CreateImageInfo = serde_json::from_slice(&event).map_err(|e| {
+                failed(format!(
+                    "the daemon's progress is not what the Engine API specifies ({})",
+                    line(&e.to_string(), 200)
+                ))
+            })?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(failed(line(&err, LINE_MAX)));
+            }
+            // The daemon's (or registry's) words, printed: escaped, one line each.
+            let status = line(&info.status.unwrap_or_default(), 200);
+            let id = info.id.map(|i| line(&i, 80));
             let detail = info.progress_detail.unwrap_or_default();
-            view.update(info.id.as_deref(), &status, detail.current, detail.total);
+            view.update(id.as_deref(), &status, detail.current, detail.total);
         }
         view.finish();
         Ok(())

@@ -2,8 +2,8 @@
 //! waiting for a verdict that will not come) or is gone.
 
 use anyhow::{Result, anyhow};
-use futures_util::StreamExt;
 
+use super::client::{JSON_MAX, Method, seg};
 use super::{Engine, describe, status_of};
 
 impl Engine {
@@ -19,12 +19,12 @@ impl Engine {
     }
 
     async fn wait_for(&self, id: &str, condition: &str) -> Result<()> {
-        let opts = bollard::query_parameters::WaitContainerOptions { condition: condition.into() };
-        match self.docker.wait_container(id, Some(opts)).next().await {
-            None | Some(Ok(_)) => Ok(()),
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) => Ok(()),
-            Some(Err(e)) if status_of(&e) == Some(404) => Ok(()),
-            Some(Err(e)) => Err(anyhow!(describe(&e))),
+        // Unbounded in time while the container runs: the caller races it with its verdict.
+        let path = format!("/containers/{}/wait?condition={condition}", seg(id));
+        match self.client.stream(Method::POST, &path, &[]).await {
+            Ok((_, body)) => body.rest(JSON_MAX, None).await.map(drop).map_err(|e| anyhow!(describe(&e))),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(anyhow!(describe(&e))),
         }
     }
 }

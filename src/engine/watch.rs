@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use bollard::query_parameters::{InspectContainerOptions, LogsOptionsBuilder};
-use futures_util::StreamExt;
+use bollard::query_parameters::LogsOptionsBuilder;
 
+use super::client::{Method, query, seg};
 use super::{Engine, describe, status_of};
 
 /// Lines of output kept, and the longest line kept (the output is the container's).
@@ -80,6 +80,44 @@ impl Tail {
     }
 }
 
+/// Splits a log stream into its payloads as it arrives: docker's 8-byte frame headers
+/// without a TTY, raw bytes with one.
+struct Demux {
+    /// `None` until the first bytes tell (older daemons do not say).
+    multiplexed: Option<bool>,
+    header: Vec<u8>,
+    /// Payload bytes left in the current frame.
+    left: usize,
+}
+
+impl Demux {
+    fn push(&mut self, mut chunk: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+        let multiplexed =
+            *self.multiplexed.get_or_insert_with(|| chunk.len() >= 4 && chunk[0] <= 2 && chunk[1..4] == [0, 0, 0]);
+        if !multiplexed {
+            out(chunk);
+            return Ok(());
+        }
+        while !chunk.is_empty() {
+            if self.left > 0 {
+                let n = self.left.min(chunk.len());
+                out(&chunk[..n]);
+                self.left -= n;
+                chunk = &chunk[n..];
+                continue;
+            }
+            let n = (8 - self.header.len()).min(chunk.len());
+            self.header.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+            if let Ok(h) = <[u8; 8]>::try_from(self.header.as_slice()) {
+                self.left = super::attach::parse_header(&h)?.1;
+                self.header.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The state that matters to the watch, `None` when the container is gone.
 struct State {
     running: bool,
@@ -91,7 +129,7 @@ struct State {
 
 impl Engine {
     async fn watch_state(&self, id: &str) -> Result<Option<State>> {
-        match self.docker.inspect_container(id, None::<InspectContainerOptions>).await {
+        match self.inspect_container(id).await {
             Ok(c) => {
                 let s = c.state.unwrap_or_default();
                 Ok(Some(State {
@@ -110,18 +148,30 @@ impl Engine {
     /// Follows the container's output into `tail` until it ends (the container stops)
     /// or the returned task is aborted.
     pub fn follow_output(&self, id: &str, tail: Tail) -> tokio::task::JoinHandle<()> {
-        let docker = self.docker.clone();
-        let id = id.to_string();
+        let client = self.client.clone();
+        let opts = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).build();
+        let path = format!("/containers/{}/logs{}", seg(id), query(&opts));
+        // Before API 1.42 the content type does not say whether the stream is multiplexed.
+        let typed = self.api_at_least(1, 42);
         tokio::spawn(async move {
-            let opts = LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).build();
-            let mut stream = docker.logs(&id, Some(opts));
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(out) => tail.push(&out.into_bytes()),
-                    Err(e) => {
-                        tail.0.lock().expect("tail lock").unavailable = Some(describe(&e));
-                        break;
+            let failed = |why: String| tail.0.lock().expect("tail lock").unavailable = Some(why);
+            let (head, mut body) = match client.stream(Method::GET, &path, &[]).await {
+                Ok(r) => r,
+                Err(e) => return failed(describe(&e)),
+            };
+            let mux =
+                head.headers().get("content-type").is_some_and(|v| v == "application/vnd.docker.multiplexed-stream");
+            let mut demux = Demux { multiplexed: (mux || typed).then_some(mux), header: Vec::new(), left: 0 };
+            // Unbounded in time: the output lasts as long as the container; the task is aborted.
+            loop {
+                match body.next(None).await {
+                    Ok(Some(chunk)) => {
+                        if let Err(e) = demux.push(&chunk, &mut |b| tail.push(b)) {
+                            return failed(e);
+                        }
                     }
+                    Ok(None) => return,
+                    Err(e) => return failed(describe(&e)),
                 }
             }
         })
