@@ -34,7 +34,20 @@ use crate::sanitize::{LINE_MAX, line};
 pub const CONNECT: Duration = Duration::from_secs(5);
 /// A whole call: request, head and body. A daemon answers these in milliseconds; this
 /// leaves room for a loaded host (a create on a slow disk) and none for a hang.
+/// `HARDRUN_DAEMON_TIMEOUT` (seconds, 1 to 600) sets another.
 pub const CALL: Duration = Duration::from_secs(30);
+
+/// The deadline of a call: [`CALL`] or `HARDRUN_DAEMON_TIMEOUT`.
+pub fn call_deadline() -> Duration {
+    static SET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SET.get_or_init(|| {
+        std::env::var("HARDRUN_DAEMON_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| (1..=600).contains(s))
+            .map_or(CALL, Duration::from_secs)
+    })
+}
 /// The longest a stream may go without a byte (pull progress comes every few seconds).
 pub const IDLE: Duration = Duration::from_secs(120);
 /// The largest JSON answer read (an inspect is a few KiB; a big host's `info` tens).
@@ -71,7 +84,12 @@ pub struct Client {
 /// What one call is, for its error messages: `POST /containers/create`.
 fn what(method: &Method, path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();
-    format!("{method} {}", line(path, 120))
+    // Full container IDs shortened as docker shows them.
+    let short: Vec<&str> = path
+        .split('/')
+        .map(|s| if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) { &s[..12] } else { s })
+        .collect();
+    format!("{method} {}", line(&short.join("/"), 120))
 }
 
 /// `s` as one path segment (an ID, a name, an image reference).
@@ -165,7 +183,7 @@ impl Client {
                 .map_err(|e| DaemonError::other(format!("{call}: {e}")))?;
             send.send_request(req).await.map_err(|e| DaemonError::other(format!("{call}: {}", hyper_error(&e))))
         };
-        let resp = match tokio::time::timeout(CALL, exchange).await {
+        let resp = match tokio::time::timeout(call_deadline(), exchange).await {
             Err(_) => return Err(timeout(&call)),
             Ok(r) => r?,
         };
@@ -173,12 +191,13 @@ impl Client {
         if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
             return Ok(resp);
         }
-        let text = match tokio::time::timeout(CALL, Limited::new(resp.into_body(), ERROR_MAX).collect()).await {
-            Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
-            // Too long, cut short or too slow: the status says enough.
-            _ => String::new(),
-        };
-        Err(refusal(status.as_u16(), &text))
+        let text =
+            match tokio::time::timeout(call_deadline(), Limited::new(resp.into_body(), ERROR_MAX).collect()).await {
+                Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+                // Too long, cut short or too slow: the status says enough.
+                _ => String::new(),
+            };
+        Err(refusal(&call, status.as_u16(), &text))
     }
 
     /// A call whose answer is JSON of type `T`, read whole within [`CALL`] and
@@ -231,7 +250,7 @@ impl Client {
             let resp = self.send(method, path, headers, body).await?;
             read_all(resp.into_body(), max, &call).await
         };
-        match tokio::time::timeout(CALL, whole).await {
+        match tokio::time::timeout(call_deadline(), whole).await {
             Err(_) => Err(timeout(&call)),
             Ok(r) => r,
         }
@@ -262,7 +281,7 @@ impl Client {
                 resp.status().as_u16()
             )));
         }
-        match tokio::time::timeout(CALL, hyper::upgrade::on(resp)).await {
+        match tokio::time::timeout(call_deadline(), hyper::upgrade::on(resp)).await {
             Ok(Ok(io)) => Ok(TokioIo::new(io)),
             Ok(Err(e)) => Err(DaemonError::other(format!("{call}: {}", hyper_error(&e)))),
             Err(_) => Err(timeout(&call)),
@@ -366,7 +385,7 @@ fn too_large(call: &str, max: usize) -> DaemonError {
 }
 
 fn timeout(call: &str) -> DaemonError {
-    DaemonError::other(format!("{call}: the daemon did not answer within {}s", CALL.as_secs()))
+    DaemonError::other(format!("{call}: the daemon did not answer within {}s", call_deadline().as_secs()))
 }
 
 /// hyper's error with its cause (hyper's own text is terse: "connection error").
@@ -379,13 +398,13 @@ fn hyper_error(e: &hyper::Error) -> String {
 }
 
 /// The daemon's refusal as docker prints it: its `message`, escaped, on one line.
-fn refusal(status: u16, body: &str) -> DaemonError {
+fn refusal(call: &str, status: u16, body: &str) -> DaemonError {
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_else(|| body.trim().to_string());
     let message = if message.is_empty() {
-        format!("the daemon answered {status}")
+        format!("{call}: the daemon answered {status}")
     } else {
         format!("Error response from daemon: {}", line(&message, LINE_MAX))
     };
@@ -407,11 +426,16 @@ mod tests {
 
     #[test]
     fn refusals_are_one_escaped_line() {
-        let e = refusal(500, "{\"message\":\"boom\\n\\u001b[2J\"}");
+        let e = refusal("GET /info", 500, "{\"message\":\"boom\\n\\u001b[2J\"}");
         assert_eq!((e.status, e.message.as_str()), (Some(500), "Error response from daemon: boom\\n\\x1b[2J"));
-        assert_eq!(refusal(502, "").message, "the daemon answered 502");
-        let huge = refusal(500, &"y".repeat(ERROR_MAX));
+        assert_eq!(refusal("GET /info", 502, "").message, "GET /info: the daemon answered 502");
+        let huge = refusal("GET /info", 500, &"y".repeat(ERROR_MAX));
         assert!(huge.message.len() < LINE_MAX + 80);
-        assert!(!refusal(500, "a\nb").message.contains('\n'));
+        assert!(!refusal("GET /info", 500, "a\nb").message.contains('\n'));
+        let id = "a".repeat(64);
+        assert_eq!(
+            what(&Method::POST, &format!("/containers/{id}/wait?condition=x")),
+            "POST /containers/aaaaaaaaaaaa/wait"
+        );
     }
 }

@@ -383,13 +383,13 @@ impl Waiter {
     /// The exit code, once the output has ended: the answer then follows at once, so it
     /// must arrive within a call's deadline, complete and at most a JSON answer's size.
     async fn code(self) -> Result<i32> {
-        let read = self.0.rest(client::JSON_MAX, Some(client::CALL));
-        let body = match tokio::time::timeout(client::CALL, read).await {
+        let read = self.0.rest(client::JSON_MAX, Some(client::call_deadline()));
+        let body = match tokio::time::timeout(client::call_deadline(), read).await {
             Ok(b) => b.map_err(|e| anyhow!("waiting for the container: {}", describe(&e)))?,
             Err(_) => {
                 return Err(anyhow!(
                     "waiting for the container: the daemon did not give its exit status within {}s of its output ending",
-                    client::CALL.as_secs()
+                    client::call_deadline().as_secs()
                 ));
             }
         };
