@@ -316,6 +316,35 @@ fn corrupt_attach_frames() {
     }
 }
 
+/// The wait and attach streams last as long as the container runs, no longer: an
+/// attach held open (and silent) after the exit, or a wait that never answers after the
+/// output ended, is the daemon's failure within the deadline.
+#[test]
+fn streams_held_open_after_the_exit() {
+    let Some(d) = daemon() else { return };
+    let forever = Duration::from_secs(3600);
+    let cases = [
+        (
+            "POST /containers/{id}/attach",
+            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n\x01\x00\x00\x00\x00\x00\x00\x03out".to_vec(),
+            "out",
+        ),
+        (
+            "POST /containers/{id}/wait",
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+            "out\n",
+        ),
+    ];
+    for (target, head, shown) in cases {
+        let scope = Scope::new();
+        let fault = Fault::Answer { head, then: forever, body: Vec::new() };
+        let fake = FakeDaemon::start(Some((target, fault)));
+        let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(30));
+        assert_failed(&r, &format!("{target} held open"), 125, bound(target));
+        assert_eq!(r.stdout, shown, "{}", r.context(target));
+    }
+}
+
 /// Every request a real run makes has its scenarios above: a new call without them fails here.
 #[test]
 fn every_request_of_a_run_is_a_scenario() {

@@ -2,6 +2,8 @@
 //! hardrun's stdout and stderr (kept apart without a TTY), and stdin forwarded with the
 //! detach key sequence watched.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::{Result, anyhow};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -63,9 +65,11 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Moves bytes until the container's output ends or the user detaches.
-pub async fn pump(att: Attachment, s: &Streams) -> Result<End> {
+/// `moved` counts the output bytes, so the caller can tell a stream that flows from one
+/// that hangs.
+pub async fn pump(att: Attachment, s: &Streams, moved: &AtomicU64) -> Result<End> {
     let (rd, wr) = tokio::io::split(att.0);
-    run_both(copy_output(rd, s.tty), wr, s).await
+    run_both(copy_output(rd, s.tty, moved), wr, s).await
 }
 
 async fn run_both<W: AsyncWrite + Unpin>(
@@ -105,7 +109,7 @@ async fn write<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> Result<()> {
 /// say which stream each payload belongs to. A header that is not one (a stream type
 /// other than 0, 1, 2 or padding that is not zero) or a stream cut inside a frame is the
 /// daemon's protocol error: nothing of it reaches stdout as the container's output.
-async fn copy_output<R: AsyncRead + Unpin>(mut r: R, tty: bool) -> Result<()> {
+async fn copy_output<R: AsyncRead + Unpin>(mut r: R, tty: bool, moved: &AtomicU64) -> Result<()> {
     let (mut out, mut err) = (tokio::io::stdout(), tokio::io::stderr());
     let mut buf = vec![0u8; 32 * 1024];
     if tty {
@@ -114,6 +118,7 @@ async fn copy_output<R: AsyncRead + Unpin>(mut r: R, tty: bool) -> Result<()> {
             if n == 0 {
                 return Ok(());
             }
+            moved.fetch_add(n as u64, Ordering::Relaxed);
             write(&mut out, &buf[..n]).await?;
         }
     }
@@ -123,6 +128,7 @@ async fn copy_output<R: AsyncRead + Unpin>(mut r: R, tty: bool) -> Result<()> {
             if n == 0 {
                 return Err(anyhow!("the daemon's attach stream ended inside a frame ({left} bytes missing)"));
             }
+            moved.fetch_add(n as u64, Ordering::Relaxed);
             match stream {
                 2 => write(&mut err, &buf[..n]).await?,
                 _ => write(&mut out, &buf[..n]).await?,

@@ -287,12 +287,38 @@ impl Engine {
             self.resize(id).await;
         }
         let proxy = life.sig_proxy && !life.tty;
-        let pump = attach::pump(attached, &streams);
-        tokio::pin!(pump);
+        let moved = std::sync::atomic::AtomicU64::new(0);
+        let pump = attach::pump(attached, &streams, &moved);
+        // The wait is read while the output streams: once it answers the container has
+        // exited, and its output must end soon after, or at least keep flowing (a daemon
+        // holding it open would hold hardrun forever).
+        let answer = waiter.answer();
+        let grace = tokio::time::sleep(std::time::Duration::MAX);
+        tokio::pin!(pump, answer, grace);
+        let mut exited: Option<Result<i32>> = None;
+        let mut seen = 0;
         let mut winch = signal(SignalKind::window_change()).ok();
         let ended = loop {
             tokio::select! {
                 r = &mut pump => break r,
+                a = &mut answer, if exited.is_none() => {
+                    exited = Some(a);
+                    seen = moved.load(std::sync::atomic::Ordering::Relaxed);
+                    grace.as_mut().reset(tokio::time::Instant::now() + client::call_deadline());
+                }
+                _ = &mut grace, if exited.is_some() => {
+                    let now = moved.load(std::sync::atomic::Ordering::Relaxed);
+                    if now != seen {
+                        seen = now;
+                        grace.as_mut().reset(tokio::time::Instant::now() + client::call_deadline());
+                        continue;
+                    }
+                    drop(raw_mode);
+                    return Err(Failure::AfterRunning(anyhow!(
+                        "the daemon kept the container's output open and silent {}s after the container exited",
+                        client::call_deadline().as_secs()
+                    )));
+                }
                 s = signals.recv() => {
                     if proxy {
                         let opts = KillContainerOptionsBuilder::new().signal(s.0).build();
@@ -311,7 +337,17 @@ impl Engine {
         drop(raw_mode);
         match ended.map_err(Failure::AfterRunning)? {
             End::Detached => Ok(0),
-            End::Closed => waiter.code().await.map_err(Failure::AfterRunning),
+            End::Closed => match exited {
+                Some(code) => code.map_err(Failure::AfterRunning),
+                // The output ended first: the answer follows at once, or the daemon fails.
+                None => match tokio::time::timeout(client::call_deadline(), answer).await {
+                    Ok(code) => code.map_err(Failure::AfterRunning),
+                    Err(_) => Err(Failure::AfterRunning(anyhow!(
+                        "waiting for the container: the daemon did not give its exit status within {}s of its output ending",
+                        client::call_deadline().as_secs()
+                    ))),
+                },
+            },
         }
     }
 
@@ -380,19 +416,11 @@ enum Failure {
 struct Waiter(client::Stream);
 
 impl Waiter {
-    /// The exit code, once the output has ended: the answer then follows at once, so it
-    /// must arrive within a call's deadline, complete and at most a JSON answer's size.
-    async fn code(self) -> Result<i32> {
-        let read = self.0.rest(client::JSON_MAX, Some(client::call_deadline()));
-        let body = match tokio::time::timeout(client::call_deadline(), read).await {
-            Ok(b) => b.map_err(|e| anyhow!("waiting for the container: {}", describe(&e)))?,
-            Err(_) => {
-                return Err(anyhow!(
-                    "waiting for the container: the daemon did not give its exit status within {}s of its output ending",
-                    client::call_deadline().as_secs()
-                ));
-            }
-        };
+    /// The exit code, when the daemon gives it: as late as the container runs, at most a
+    /// JSON answer's size, and read exactly (`wait_answer`).
+    async fn answer(self) -> Result<i32> {
+        let body = self.0.rest(client::JSON_MAX, None).await;
+        let body = body.map_err(|e| anyhow!("waiting for the container: {}", describe(&e)))?;
         super::wait_answer::exit_code(&body).map_err(anyhow::Error::msg)
     }
 }
