@@ -67,7 +67,8 @@ fn run(fake: &FakeDaemon, args: &[&str], limit: Duration) -> Ran {
         .arg("%M")
         .arg("-o")
         .arg(&rss_file)
-        .arg(common::bin())
+        // bench/faults.sh measures the release binary the same way.
+        .arg(std::env::var_os("HARDRUN_FAULT_BIN").map_or_else(common::bin, std::path::PathBuf::from))
         .args(args)
         .env("DOCKER_HOST", fake.host())
         .env("HARDRUN_DAEMON_TIMEOUT", DEADLINE_SECS.to_string())
@@ -342,6 +343,72 @@ fn streams_held_open_after_the_exit() {
         let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(30));
         assert_failed(&r, &format!("{target} held open"), 125, bound(target));
         assert_eq!(r.stdout, shown, "{}", r.context(target));
+    }
+}
+
+/// What the daemon says in a create answer is printed escaped, one line each; an ID
+/// that is not one is refused before anything uses it.
+#[test]
+fn create_answers_are_printed_safely() {
+    let Some(d) = daemon() else { return };
+    let json = |body: &str| {
+        let head =
+            format!("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+        Fault::Answer { head: head.into_bytes(), then: Duration::ZERO, body: body.as_bytes().to_vec() }
+    };
+    let id = "0".repeat(64);
+    let warned = json(&format!(r#"{{"Id":"{id}","Warnings":["first\nhardrun: fake\u001b[2J","second"]}}"#));
+    let scope = Scope::new();
+    let fake = FakeDaemon::start(Some(("POST /containers/create", warned)));
+    let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(30));
+    measured(&r, "create warnings");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "two warnings, then the failure the fake ID causes: {}", r.context("warnings"));
+    assert_eq!(lines[0], "WARNING: first\\nhardrun: fake\\x1b[2J", "{}", r.context("warnings"));
+    assert_eq!(lines[1], "WARNING: second");
+    assert_eq!(r.code, 125, "{}", r.context("warnings"));
+
+    for bad in [r"é\u001b[2J", "abc", "../../images/x"] {
+        let scope = Scope::new();
+        let fake =
+            FakeDaemon::start(Some(("POST /containers/create", json(&format!(r#"{{"Id":"{bad}","Warnings":[]}}"#)))));
+        let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(30));
+        assert_failed(&r, &format!("create ID {bad}"), 125, bound("create"));
+        assert!(r.stderr.contains("not 64 hexadecimal digits"), "{}", r.context(bad));
+    }
+}
+
+/// A pull (of an image that is not local) whose progress stream is hostile: one
+/// escaped line, in time, in memory.
+#[test]
+fn the_pull() {
+    if daemon().is_none() {
+        return;
+    }
+    let target = "POST /images/create";
+    let event = concat!(
+        r#"{"status":"Pulling fs layer","id":"1"}"#,
+        "\n",
+        r#"{"errorDetail":{"message":"denied\n\u001b]0;pwned\u0007 really"},"error":"denied"}"#,
+        "\n"
+    )
+    .as_bytes();
+    let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut faults = Fault::ALL.to_vec();
+    faults.push(Fault::Answer { head: head.to_vec(), then: Duration::ZERO, body: chunked(event) });
+    for fault in faults {
+        let scope = Scope::new();
+        let fake = FakeDaemon::start(Some((target, fault.clone())));
+        let missing = format!("127.0.0.1:9/hardrun-test/not-here:{}", std::process::id());
+        let args = ["-q", "run", "--label", &scope.label, &missing, "true"];
+        let r = run(&fake, &args, Duration::from_secs(30));
+        let what = format!("{} on the pull", fault.name());
+        assert_failed(&r, &what, 125, bound(target));
+        assert!(fake.requests().iter().any(|k| k == target), "{what}: the pull was asked: {:?}", fake.requests());
+        if matches!(fault, Fault::Answer { .. }) {
+            assert!(r.stderr.contains(r"denied\n\x1b]0;pwned\x07 really"), "{}", r.context(&what));
+        }
+        assert_eq!(scope.containers(), Vec::<String>::new(), "{what}: nothing created");
     }
 }
 

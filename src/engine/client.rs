@@ -85,10 +85,7 @@ pub struct Client {
 fn what(method: &Method, path: &str) -> String {
     let path = path.split('?').next().unwrap_or_default();
     // Full container IDs shortened as docker shows them.
-    let short: Vec<&str> = path
-        .split('/')
-        .map(|s| if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) { &s[..12] } else { s })
-        .collect();
+    let short: Vec<&str> = path.split('/').map(|s| if is_container_id(s) { &s[..12] } else { s }).collect();
     format!("{method} {}", line(&short.join("/"), 120))
 }
 
@@ -103,6 +100,11 @@ pub fn seg(s: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `id` is a full container ID as the daemon makes them.
+pub fn is_container_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// An image reference as a path (its `/` kept, as the daemon's routes expect).

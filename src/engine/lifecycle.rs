@@ -148,6 +148,14 @@ impl Engine {
             eprintln!("WARNING: {}", crate::sanitize::line(w, crate::sanitize::LINE_MAX));
         }
         let id = created.id;
+        // Every later call, message and file uses the ID: it must be one (64 hex digits).
+        if !client::is_container_id(&id) {
+            let _ = self.remove(&id).await;
+            return Err(anyhow!(
+                "the daemon's create answer has {:?} for the container's ID, not 64 hexadecimal digits",
+                crate::sanitize::line(&id, 80)
+            ));
+        }
         for (name, ep) in later {
             let req = bollard::models::NetworkConnectRequest { container: id.clone(), endpoint_config: Some(ep) };
             let path = format!("/networks/{}/connect", seg(&name));
