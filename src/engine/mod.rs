@@ -1,6 +1,8 @@
 //! Everything that talks to the Docker Engine: connecting, facts about the daemon and
 //! its objects, pulling, and the container lifecycle. The rest of hardrun never sees the
-//! transport; it hands a `Plan` in and gets exit codes and facts out.
+//! transport; it hands a `Plan` in and gets exit codes and facts out. Every call goes
+//! through [`client`] (a deadline per call, bounded answers, one connection type for
+//! unix, tcp and TLS); bollard supplies the API's types only.
 
 pub mod attach;
 pub mod auth;
@@ -96,8 +98,10 @@ impl Engine {
             }
             if let Some(entry) = cache::load(&endpoint) {
                 // A stale socket of a stopped daemon refuses connections: check it listens.
-                if let Err(e) = std::os::unix::net::UnixStream::connect(path) {
-                    return Err(unreachable(e.to_string()));
+                match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path)).await {
+                    Err(_) => return Err(unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))),
+                    Ok(Err(e)) => return Err(unreachable(e.to_string())),
+                    Ok(Ok(_)) => {}
                 }
                 let client = Client::new(&endpoint, entry.api).map_err(unreachable)?;
                 return Ok(Engine {
