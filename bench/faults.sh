@@ -9,19 +9,26 @@ cargo build --release -q
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 HARDRUN_FAULT_BIN=$PWD/target/release/hardrun HARDRUN_REQUIRE_DOCKER=1 \
-  cargo test -q --test fault -- --nocapture --test-threads 1 2>&1 | grep '^FIGURE' >"$out"
+  cargo test -q --test fault -- --nocapture --test-threads 1 2>&1 | grep -o 'FIGURE .*' >"$out"
 python3 - "$out" <<'PY'
 import re, sys
 rows = [re.match(r"FIGURE (.*?): exit (-?\d+) in ([\d.]+) s, max RSS (\d+) KiB", l) for l in open(sys.argv[1])]
 rows = [(m[1], int(m[2]), float(m[3]), int(m[4])) for m in rows if m]
+def kind(what):
+    if " on " in what:
+        fault = what.split(" on ")[0]
+        return {"silent": "no answer", "slow-drip": "no answer", "answer": "pull error with escapes"}.get(fault, fault)
+    for prefix, name in (("wait answer", "malformed wait answer"), ("attach stream", "corrupt attach frames"),
+                         ("create", "hostile create answer")):
+        if what.startswith(prefix):
+            return name
+    return "stream held open after the exit" if what.endswith("held open") else what
 classes = {}
 for what, code, secs, rss in rows:
-    kind = what.split(" on ")[0] if " on " in what else what.split(",")[0].split(" held")[0]
-    for k in ("silent", "slow-drip"):
-        if what.startswith(k):
-            kind = "no answer (silent, slow drip)"
-    classes.setdefault(kind, []).append((secs, rss))
+    classes.setdefault(kind(what), []).append((secs, rss))
 print(f"{len(rows)} scenarios, peak RSS max {max(r[3] for r in rows)/1024:.1f} MiB")
-for kind, v in sorted(classes.items()):
-    print(f"{kind:40} n={len(v):3}  wall max {max(s for s, _ in v):5.2f} s  RSS max {max(r for _, r in v)/1024:5.1f} MiB")
+print("| scenario class | scenarios | wall time, worst | peak memory, worst |")
+print("|---|---|---|---|")
+for name, v in sorted(classes.items()):
+    print(f"| {name} | {len(v)} | {max(s for s, _ in v):.2f} s | {max(r for _, r in v)/1024:.1f} MiB |")
 PY
