@@ -413,6 +413,33 @@ fn the_pull() {
     }
 }
 
+/// A daemon that is not local is verified from its record of the container before the
+/// start: a record that contradicts the plan (a privileged container with every
+/// capability) is refused, and the container removed; the same record passed through
+/// unchanged runs.
+#[test]
+fn an_inspect_that_contradicts_the_plan_is_refused() {
+    let Some(d) = daemon() else { return };
+    let target = "GET /containers/{id}/json";
+    fn lie(v: &mut serde_json::Value) {
+        v["HostConfig"]["Privileged"] = true.into();
+        v["HostConfig"]["CapAdd"] = serde_json::json!(["ALL"]);
+    }
+    fn same(_: &mut serde_json::Value) {}
+    let scope = Scope::new();
+    let fake = FakeDaemon::start_tcp(Some((target, Fault::Rewrite(lie))));
+    let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(60));
+    assert_failed(&r, "an inspect that lies", 125, Duration::from_secs(20));
+    assert!(r.stderr.contains("not as planned") && r.stderr.contains("rivileged"), "{}", r.context("lie"));
+    assert_eq!(r.stdout, "", "the command never ran");
+    assert_eq!(scope.containers(), Vec::<String>::new(), "the container was removed");
+
+    let scope = Scope::new();
+    let fake = FakeDaemon::start_tcp(Some((target, Fault::Rewrite(same))));
+    let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(60));
+    assert_eq!((r.code, r.stdout.as_str()), (3, "out\n"), "{}", r.context("the record unchanged"));
+}
+
 /// Every request a real run makes has its scenarios above: a new call without them fails here.
 #[test]
 fn every_request_of_a_run_is_a_scenario() {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,39 @@ pub enum Fault {
     HugeHead,
     /// A fixed head, then after `then` a fixed body, then the connection closes.
     Answer { head: Vec<u8>, then: Duration, body: Vec<u8> },
+    /// The real daemon's JSON answer, changed by the function (an inspect that lies).
+    Rewrite(fn(&mut serde_json::Value)),
+}
+
+/// A connection of either kind the fake serves.
+pub trait Duplex: Read + Write + Send + 'static {
+    fn another(&self) -> Box<dyn Duplex>;
+    fn close_write(&self);
+    fn read_timeout(&self, d: Option<Duration>);
+}
+
+impl Duplex for UnixStream {
+    fn another(&self) -> Box<dyn Duplex> {
+        Box::new(self.try_clone().unwrap())
+    }
+    fn close_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+    fn read_timeout(&self, d: Option<Duration>) {
+        let _ = self.set_read_timeout(d);
+    }
+}
+
+impl Duplex for TcpStream {
+    fn another(&self) -> Box<dyn Duplex> {
+        Box::new(self.try_clone().unwrap())
+    }
+    fn close_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+    fn read_timeout(&self, d: Option<Duration>) {
+        let _ = self.set_read_timeout(d);
+    }
 }
 
 impl Fault {
@@ -67,6 +101,7 @@ impl Fault {
             Fault::Silent => "silent",
             Fault::HugeHead => "huge-head",
             Fault::Answer { .. } => "answer",
+            Fault::Rewrite(_) => "rewrite",
         }
     }
 }
@@ -75,6 +110,8 @@ impl Fault {
 pub struct FakeDaemon {
     _dir: tempfile::TempDir,
     pub socket: PathBuf,
+    /// The tcp port when serving on 127.0.0.1 instead (a daemon that is not local).
+    port: Option<u16>,
     requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
@@ -107,28 +144,51 @@ pub fn key(method: &str, target: &str) -> String {
 impl FakeDaemon {
     /// Serves until dropped: requests whose [`key`] is `target` get `fault`.
     pub fn start(target: Option<(&str, Fault)>) -> FakeDaemon {
+        Self::serving(target, false)
+    }
+
+    /// The same on 127.0.0.1: hardrun takes it for a remote daemon.
+    pub fn start_tcp(target: Option<(&str, Fault)>) -> FakeDaemon {
+        Self::serving(target, true)
+    }
+
+    fn serving(target: Option<(&str, Fault)>, tcp: bool) -> FakeDaemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("docker.sock");
-        let listener = UnixListener::bind(&socket).unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let target = target.map(|(k, f)| (k.to_string(), f));
         let (rec, halt) = (requests.clone(), stop.clone());
+        let accept: Box<dyn FnMut() -> Option<Box<dyn Duplex>> + Send> = if tcp {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            std::fs::write(&socket, port.to_string()).unwrap();
+            Box::new(move || l.accept().ok().map(|(c, _)| Box::new(c) as Box<dyn Duplex>))
+        } else {
+            let l = UnixListener::bind(&socket).unwrap();
+            Box::new(move || l.accept().ok().map(|(c, _)| Box::new(c) as Box<dyn Duplex>))
+        };
+        let port = tcp.then(|| std::fs::read_to_string(&socket).unwrap().parse().unwrap());
+        let mut accept = accept;
         std::thread::spawn(move || {
-            for conn in listener.incoming() {
+            loop {
+                let conn = accept();
                 if halt.load(Ordering::SeqCst) {
                     return;
                 }
-                let Ok(conn) = conn else { continue };
+                let Some(conn) = conn else { continue };
                 let (rec, target, halt) = (rec.clone(), target.clone(), halt.clone());
                 std::thread::spawn(move || serve(conn, &rec, target.as_ref(), &halt));
             }
         });
-        FakeDaemon { _dir: dir, socket, requests, stop }
+        FakeDaemon { _dir: dir, socket, port, requests, stop }
     }
 
     pub fn host(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        match self.port {
+            Some(p) => format!("tcp://127.0.0.1:{p}"),
+            None => format!("unix://{}", self.socket.display()),
+        }
     }
 
     /// The requests seen so far, as [`key`]s.
@@ -141,11 +201,14 @@ impl Drop for FakeDaemon {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the stop.
-        let _ = UnixStream::connect(&self.socket);
+        match self.port {
+            Some(p) => drop(TcpStream::connect(("127.0.0.1", p))),
+            None => drop(UnixStream::connect(&self.socket)),
+        }
     }
 }
 
-fn serve(mut conn: UnixStream, rec: &Mutex<Vec<String>>, target: Option<&(String, Fault)>, halt: &AtomicBool) {
+fn serve(mut conn: Box<dyn Duplex>, rec: &Mutex<Vec<String>>, target: Option<&(String, Fault)>, halt: &AtomicBool) {
     let mut head = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -163,31 +226,64 @@ fn serve(mut conn: UnixStream, rec: &Mutex<Vec<String>>, target: Option<&(String
     let k = key(method, path);
     rec.lock().unwrap().push(k.clone());
     match target {
+        Some((t, Fault::Rewrite(change))) if *t == k => rewrite(conn, &head, *change),
         Some((t, fault)) if *t == k => hostile(conn, fault, halt),
         _ => pass_through(conn, &head),
     }
 }
 
-fn pass_through(conn: UnixStream, already: &[u8]) {
+fn pass_through(conn: Box<dyn Duplex>, already: &[u8]) {
     let Ok(mut real) = UnixStream::connect(REAL) else { return };
     if real.write_all(already).is_err() {
         return;
     }
-    let (mut from_client, mut to_client) = (conn.try_clone().unwrap(), conn);
+    let (mut from_client, mut to_client) = (conn.another(), conn);
     let (mut from_real, mut to_real) = (real.try_clone().unwrap(), real);
     let up = std::thread::spawn(move || {
         let _ = std::io::copy(&mut from_client, &mut to_real);
         let _ = to_real.shutdown(std::net::Shutdown::Write);
     });
     let _ = std::io::copy(&mut from_real, &mut to_client);
-    let _ = to_client.shutdown(std::net::Shutdown::Write);
+    to_client.close_write();
     let _ = up.join();
+}
+
+/// Asks the real daemon (a GET without a body), changes its JSON answer, answers that.
+fn rewrite(mut conn: Box<dyn Duplex>, request: &[u8], change: fn(&mut serde_json::Value)) {
+    let mut real = UnixStream::connect(REAL).unwrap();
+    // One exchange: the daemon closes after it, so its body ends at EOF or its framing.
+    let text = String::from_utf8_lossy(request).replacen("\r\n", "\r\nConnection: close\r\n", 1);
+    real.write_all(text.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    real.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    let body =
+        if head.contains("transfer-encoding: chunked") { dechunk(&answer[split..]) } else { answer[split..].to_vec() };
+    let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    change(&mut v);
+    let body = serde_json::to_vec(&v).unwrap();
+    let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+    let _ = conn.write_all(&body);
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&raw[..end]).trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&raw[end + 2..end + 2 + size]);
+        raw = &raw[end + 2 + size + 2..];
+    }
+    out
 }
 
 const BIG: u64 = 300 << 20;
 
 /// Writes `total` bytes of `fill` in 64 KiB pieces, stopping when the client goes away.
-fn stream(conn: &mut UnixStream, fill: u8, total: u64) {
+fn stream(conn: &mut dyn Duplex, fill: u8, total: u64) {
     let piece = vec![fill; 64 << 10];
     let mut sent = 0;
     while sent < total {
@@ -199,8 +295,8 @@ fn stream(conn: &mut UnixStream, fill: u8, total: u64) {
 }
 
 /// Waits for the client to close (or the fake to stop).
-fn until_closed(conn: &mut UnixStream, halt: &AtomicBool) {
-    let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
+fn until_closed(conn: &mut dyn Duplex, halt: &AtomicBool) {
+    conn.read_timeout(Some(Duration::from_millis(200)));
     let mut buf = [0u8; 4096];
     while !halt.load(Ordering::SeqCst) {
         match conn.read(&mut buf) {
@@ -212,8 +308,8 @@ fn until_closed(conn: &mut UnixStream, halt: &AtomicBool) {
     }
 }
 
-fn hostile(mut conn: UnixStream, fault: &Fault, halt: &AtomicBool) {
-    let c = &mut conn;
+fn hostile(mut conn: Box<dyn Duplex>, fault: &Fault, halt: &AtomicBool) {
+    let c = conn.as_mut();
     match fault {
         Fault::NotHttp => {
             let _ = c.write_all(b"\x00\xff\x1b[2J not http at all\r\n\r\n\x07");
@@ -281,5 +377,6 @@ fn hostile(mut conn: UnixStream, fault: &Fault, halt: &AtomicBool) {
             std::thread::sleep(*then);
             let _ = c.write_all(body);
         }
+        Fault::Rewrite(_) => unreachable!("served by rewrite()"),
     }
 }
