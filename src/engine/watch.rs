@@ -204,6 +204,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn log_frames_are_split_wherever_the_chunks_end() {
+        let stream = b"\x01\x00\x00\x00\x00\x00\x00\x03one\x02\x00\x00\x00\x00\x00\x00\x04two\n";
+        for cut in 0..stream.len() {
+            let mut demux = Demux { multiplexed: Some(true), header: Vec::new(), left: 0 };
+            let mut out = Vec::new();
+            demux.push(&stream[..cut], &mut |b| out.extend_from_slice(b)).unwrap();
+            demux.push(&stream[cut..], &mut |b| out.extend_from_slice(b)).unwrap();
+            assert_eq!(out, b"onetwo\n", "cut at {cut}");
+        }
+        let mut raw = Demux { multiplexed: None, header: Vec::new(), left: 0 };
+        let mut out = Vec::new();
+        raw.push(b"plain tty output", &mut |b| out.extend_from_slice(b)).unwrap();
+        assert_eq!(out, b"plain tty output");
+        let mut bad = Demux { multiplexed: Some(true), header: Vec::new(), left: 0 };
+        assert!(bad.push(b"\x07\x00\x00\x00\x00\x00\x00\x01x", &mut |_| {}).is_err());
+    }
+
+    #[test]
     fn the_tail_keeps_the_last_lines_bounded() {
         let t = Tail::default();
         t.push(b"one\ntw");
