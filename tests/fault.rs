@@ -260,6 +260,26 @@ fn chunked(body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// An error whose message drips a byte at a time: the call's one deadline covers the
+/// head and the message together.
+#[test]
+fn a_dripping_error_message() {
+    let Some(d) = daemon() else { return };
+    for target in ["POST /containers/create", "POST /containers/{id}/wait"] {
+        let scope = Scope::new();
+        let head =
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
+        let mut body = b"{\"message\":\"".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 2000));
+        let fault = Fault::Answer { head: head.to_vec(), then: Duration::ZERO, body };
+        let fake = FakeDaemon::start(Some((target, Fault::Drip(Box::new(fault)))));
+        let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(60));
+        assert_failed(&r, &format!("dripping error on {target}"), 125, bound(target));
+        assert!(r.stderr.contains("answered 500"), "{}", r.context(target));
+        assert!(r.elapsed < Duration::from_secs(DEADLINE_SECS * 2), "one deadline, not two: {}", r.context(target));
+    }
+}
+
 /// Wait answers that cannot be read exactly: hardrun's error, never 0 nor a guess.
 #[test]
 fn malformed_wait_answers() {

@@ -185,7 +185,9 @@ impl Client {
                 .map_err(|e| DaemonError::other(format!("{call}: {e}")))?;
             send.send_request(req).await.map_err(|e| DaemonError::other(format!("{call}: {}", hyper_error(&e))))
         };
-        let resp = match tokio::time::timeout(call_deadline(), exchange).await {
+        // One deadline for the head and, on an error, its message.
+        let deadline = tokio::time::Instant::now() + call_deadline();
+        let resp = match tokio::time::timeout_at(deadline, exchange).await {
             Err(_) => return Err(timeout(&call)),
             Ok(r) => r?,
         };
@@ -193,12 +195,11 @@ impl Client {
         if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
             return Ok(resp);
         }
-        let text =
-            match tokio::time::timeout(call_deadline(), Limited::new(resp.into_body(), ERROR_MAX).collect()).await {
-                Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
-                // Too long, cut short or too slow: the status says enough.
-                _ => String::new(),
-            };
+        let text = match tokio::time::timeout_at(deadline, Limited::new(resp.into_body(), ERROR_MAX).collect()).await {
+            Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+            // Too long, cut short or too slow: the status says enough.
+            _ => String::new(),
+        };
         Err(refusal(&call, status.as_u16(), &text))
     }
 

@@ -40,6 +40,8 @@ pub enum Fault {
     HugeHead,
     /// A fixed head, then after `then` a fixed body, then the connection closes.
     Answer { head: Vec<u8>, then: Duration, body: Vec<u8> },
+    /// The head of the inner answer at once, then its body a byte every 100 ms.
+    Drip(Box<Fault>),
     /// The real daemon's JSON answer, changed by the function (an inspect that lies).
     Rewrite(fn(&mut serde_json::Value)),
 }
@@ -102,6 +104,7 @@ impl Fault {
             Fault::HugeHead => "huge-head",
             Fault::Answer { .. } => "answer",
             Fault::Rewrite(_) => "rewrite",
+            Fault::Drip(_) => "drip",
         }
     }
 }
@@ -378,5 +381,17 @@ fn hostile(mut conn: Box<dyn Duplex>, fault: &Fault, halt: &AtomicBool) {
             let _ = c.write_all(body);
         }
         Fault::Rewrite(_) => unreachable!("served by rewrite()"),
+        Fault::Drip(inner) => {
+            let Fault::Answer { head, body, .. } = inner.as_ref() else { unreachable!("drips an answer") };
+            if c.write_all(head).is_err() {
+                return;
+            }
+            for b in body {
+                if halt.load(Ordering::SeqCst) || c.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
     }
 }
