@@ -52,6 +52,9 @@ pub fn call_deadline() -> Duration {
 pub const IDLE: Duration = Duration::from_secs(120);
 /// The largest JSON answer read (an inspect is a few KiB; a big host's `info` tens).
 pub const JSON_MAX: usize = 4 << 20;
+/// The largest list of every running container (audit): a summary is 1–2 KiB, so a
+/// host with thousands of containers fits.
+pub const LIST_MAX: usize = 32 << 20;
 /// The most of an error body read (its message is cut to one line anyway).
 pub const ERROR_MAX: usize = 64 << 10;
 /// The largest response head (status line and headers).

@@ -10,7 +10,7 @@ use anyhow::{Result, anyhow};
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use super::client::query;
+use super::client::{LIST_MAX, Method, query};
 use super::{DaemonFacts, Engine, describe, status_of};
 
 const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
@@ -86,11 +86,21 @@ impl Engine {
         let mut out = Vec::new();
         if names.is_empty() {
             let opts = ListContainersOptionsBuilder::new().all(false).build();
-            let list: Vec<bollard::models::ContainerSummary> = self
-                .client
-                .get(&format!("/containers/json{}", query(&opts)))
-                .await
-                .map_err(|e| anyhow!(describe(&e)))?;
+            // Only the IDs are kept of what may be a long list.
+            #[derive(serde::Deserialize)]
+            struct Listed {
+                #[serde(rename = "Id")]
+                id: Option<String>,
+            }
+            let path = format!("/containers/json{}", query(&opts));
+            let bytes =
+                self.client.bytes(Method::GET, &path, None, &[], LIST_MAX).await.map_err(|e| anyhow!(describe(&e)))?;
+            let list: Vec<Listed> = serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow!(
+                    "the daemon's container list is not JSON of the Engine API: {}",
+                    crate::sanitize::line(&e.to_string(), 200)
+                )
+            })?;
             for id in list.into_iter().filter_map(|c| c.id) {
                 match self.inspect_container(&id).await {
                     Ok(c) => out.push(c),
