@@ -67,12 +67,14 @@ fn short(v: &Value) -> String {
 
 /// Plans `flags IMAGE cmd` both ways, creates the line's container with the docker CLI,
 /// and lists where the daemon's container differs from the body.
-fn differences(scope: &Scope, cwd: &Path, cache: &Path, image: &str, flags: &[&str], cmd: &[&str]) -> Vec<String> {
+fn differences(scope: &Scope, cwd: &Path, cache: &Path, global: &[&str], image: &str, flags: &[&str]) -> Vec<String> {
+    let cmd = ["true"];
     let args = |format: &str| {
-        let mut a = vec!["plan", "--format", format, "-l", &scope.label];
+        let mut a = global.to_vec();
+        a.extend(["plan", "--format", format, "-l", &scope.label]);
         a.extend_from_slice(flags);
         a.push(image);
-        a.extend_from_slice(cmd);
+        a.extend_from_slice(&cmd);
         a.into_iter().map(str::to_string).collect::<Vec<_>>()
     };
     let json = hardrun(args("json")).current_dir(cwd).env("XDG_CACHE_HOME", cache.to_str().unwrap()).run().success();
@@ -196,7 +198,24 @@ fn the_docker_line_makes_the_planned_container() {
     ];
     let mut diffs = Vec::new();
     for flags in &cases {
-        diffs.extend(differences(&s, dir.path(), cache.path(), &d.image, flags, &["true"]));
+        diffs.extend(differences(&s, dir.path(), cache.path(), &[], &d.image, flags));
+    }
+    // What only a profile allows: kernel parameters, SELinux labels, another parent cgroup.
+    let profile = dir.path().join("open.yaml");
+    std::fs::write(
+        &profile,
+        "extends: default\nsysctls:\n  allow: [net.ipv4.ip_unprivileged_port_start, net.core.somaxconn]\n\
+         allow_flags: [cgroup-parent, oom-score-adj, security-opt-label]\nseccomp:\n  allow_custom: true\n",
+    )
+    .unwrap();
+    let global = ["--profile-file", profile.to_str().unwrap()];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--sysctl", "net.ipv4.ip_unprivileged_port_start=0", "--sysctl", "net.core.somaxconn=1024"],
+        vec!["--security-opt", "label=level:s0:c100,c200", "--oom-score-adj", "100", "--cgroup-parent", "hr.slice"],
+        vec!["--security-opt", "seccomp=builtin", "--runtime", "runc"],
+    ];
+    for flags in &cases {
+        diffs.extend(differences(&s, dir.path(), cache.path(), &global, &d.image, flags));
     }
     assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
 }
