@@ -60,6 +60,13 @@ fn within(path: &str, planned: &Value, made: &Value, diffs: &mut Vec<String>) {
     }
 }
 
+/// The words bash makes of the line: what a user who pastes it runs.
+fn pasted(line: &str) -> Vec<String> {
+    let out = std::process::Command::new("bash").args(["-c", &format!("printf '%s\\0' {line}")]).output().unwrap();
+    assert!(out.status.success(), "bash cannot read {line}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().split_terminator('\0').map(str::to_string).collect()
+}
+
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 400 { format!("{}…", &s[..400]) } else { s }
@@ -80,7 +87,7 @@ fn differences(scope: &Scope, cwd: &Path, cache: &Path, global: &[&str], image: 
     let json = hardrun(args("json")).current_dir(cwd).env("XDG_CACHE_HOME", cache.to_str().unwrap()).run().success();
     let body = json.json()["create"].clone();
     let line = hardrun(args("docker")).current_dir(cwd).env("XDG_CACHE_HOME", cache.to_str().unwrap()).run().success();
-    let mut words = shell_words::split(line.stdout().trim()).unwrap();
+    let mut words = pasted(line.stdout().trim());
     assert_eq!(&words[..2], ["docker", "run"], "{}", line.stdout());
     words[1] = "create".into();
     // A run line's switches `docker create` lacks: they drive the run, not the container.
@@ -160,6 +167,8 @@ fn the_docker_line_makes_the_planned_container() {
         vec![],
         vec!["-e", "A=1", "-e", "B=a b,c=d", "-e", "Q='x' \"y\" $HOME", "-e", "MULTI=line1\nline2", "-e", "EQ==="],
         vec!["-l", "team=dev", "-l", "k=v=w", "-l", "sp=a b,c"],
+        // Characters a terminal acts on, as an env file or an image can hold them.
+        vec!["-e", "CTL=a\x1b]0;title\x07b\rc\td", "-l", "bidi=\u{202e}txt.exe", "-e", "BS=back\\slash 'q'"],
         vec!["-w", "/srv/a b", "-h", "box", "--domainname", "example.org", "--entrypoint", ""],
         vec!["--tmpfs", "/cache:size=1m,mode=1777", "--tmpfs", "/a b:size=2m", "--tmpfs", "/run:rw,noexec"],
         vec!["-v", "./a b:/x y:ro", "-v", &named, "-v", "/anon"],

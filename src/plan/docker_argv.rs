@@ -82,7 +82,35 @@ pub fn argv(plan: &Plan, seccomp_file: &str) -> Vec<String> {
 
 /// Shell-quoted, ready to paste.
 pub fn render(plan: &Plan, seccomp_file: &str) -> String {
-    shell_words::join(argv(plan, seccomp_file))
+    argv(plan, seccomp_file).iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// One word for a POSIX shell. A word holding a character a terminal would act on or
+/// that displays as something else (control characters, bidi and zero-width format
+/// characters: a `\r` could hide the rest of a flag from whoever reviews the line) is
+/// written in ANSI-C quoting, `$'...'`, each such character as its UTF-8 bytes in `\xHH`
+/// escapes: the line shows what it runs and runs what it shows (bash, zsh, ksh, and
+/// POSIX.1-2024 shells). Values from env files and the image can hold them.
+fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if !word.chars().any(crate::sanitize::dangerous) {
+        return shell_words::quote(word);
+    }
+    let mut out = String::from("$'");
+    for c in word.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if crate::sanitize::dangerous(c) => {
+                for b in c.encode_utf8(&mut [0u8; 4]).bytes() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out.into()
 }
 
 struct Args(Vec<String>);

@@ -26,8 +26,12 @@ pub fn check(plan: &Plan, profile: &Profile, host: &Host) -> Result<(), String> 
     };
     let argv = docker_argv::argv(plan, &seccomp_file);
     let line = docker_argv::render(plan, &seccomp_file);
+    // Printed to a terminal, the line must show what it runs.
+    if let Some(c) = line.chars().find(|c| crate::sanitize::dangerous(*c)) {
+        return Err(format!("{}: holds {c:?}, which a terminal acts on", crate::sanitize::escape(&line)));
+    }
     // What the shell hands the docker CLI is what hardrun meant, word for word.
-    let words = shell_words::split(&line).map_err(|e| format!("{line}: not one shell line: {e}"))?;
+    let words = split(&line)?;
     if words != argv {
         return Err(format!("{line}: the shell splits it into {words:?}, not {argv:?}"));
     }
@@ -58,6 +62,23 @@ pub fn check(plan: &Plan, profile: &Profile, host: &Host) -> Result<(), String> 
         return Err(format!("{line}: lifecycle {:?} read back as {:?}", plan.lifecycle, again.lifecycle));
     }
     Ok(())
+}
+
+/// The words a shell makes of `line`: bash itself when the line uses ANSI-C quoting
+/// (`$'...'`, which shell_words does not read).
+pub fn split(line: &str) -> Result<Vec<String>, String> {
+    if !line.contains("$'") {
+        return shell_words::split(line).map_err(|e| format!("{line}: not one shell line: {e}"));
+    }
+    let out = std::process::Command::new("bash")
+        .args(["-c", &format!("printf '%s\\0' {line}")])
+        .output()
+        .map_err(|e| format!("bash: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{line}: bash cannot read it: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let text = String::from_utf8(out.stdout).map_err(|e| format!("{line}: not UTF-8 from bash: {e}"))?;
+    Ok(text.split_terminator('\0').map(str::to_string).collect())
 }
 
 /// Panics with the difference: for test helpers that build plans.
