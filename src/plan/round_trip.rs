@@ -216,12 +216,19 @@ mod tests {
         let backend = NetworkFacts { id: id.into(), name: "backend".into(), driver: "bridge".into() };
         let id = "f00dfeed00000000000000000000000000000000000000000000000000000001";
         let frontend = NetworkFacts { id: id.into(), name: "frontend".into(), driver: "bridge".into() };
+        let donor = crate::policy::MountFacts {
+            kind: "volume".into(),
+            source: "/var/lib/docker/volumes/shared/_data".into(),
+            name: Some("shared".into()),
+            destination: "/shared".into(),
+        };
         Host {
             cwd: "/home/dev/project".into(),
             home: Some("/home/dev".into()),
             apparmor: Some(false),
             daemon_asked: true,
             networks: [("backend".to_string(), backend), ("frontend".to_string(), frontend)].into_iter().collect(),
+            containers: [("donor".to_string(), vec![donor])].into_iter().collect(),
             ..Host::default()
         }
     }

@@ -152,6 +152,7 @@ pub const SAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("tmpfs", &["/cache", "/cache:size=1m,mode=1777", "/run:rw,noexec", "/a b:size=2m", "/c\rd:size=1m"]),
+    ("volumes-from", &["donor", "donor:ro"]),
     ("volume-driver", &["local"]),
     ("storage-opt", &["size=1g"]),
     ("shm-size", &["64m", "1048576"]),
@@ -176,5 +177,4 @@ pub const NEVER_PLANNED: &[(&str, &str)] = &[
     ("gpus", "devices are always refused"),
     ("isolation", "Windows daemons only; refused"),
     ("use-api-socket", "the daemon's socket is never handed to a container"),
-    ("volumes-from", "needs another container's mounts from the daemon"),
 ];
