@@ -255,8 +255,8 @@ fn network(a: &mut Args, plan: &Plan, hc: &HostConfig) {
 
 /// One `--network`. The docker CLI lowercases every field of the long form, so what case
 /// matters in goes elsewhere: the first network's aliases and addresses as the flags that
-/// apply to it (`--network-alias`, `--ip`...), and its name plain when nothing else needs
-/// the long form. Fields are CSV-quoted, as the CLI reads the long form as CSV.
+/// apply to it (`--network-alias`, `--ip`, `--mac-address`...), and its name plain when
+/// nothing else needs the long form. Fields are CSV-quoted, as the CLI reads the long form as CSV.
 fn endpoint(a: &mut Args, name: &str, ep: &EndpointSettings, first: bool) {
     let ipam = ep.ipam_config.clone().unwrap_or_default();
     let mut spec = vec![format!("name={name}")];
@@ -265,13 +265,14 @@ fn endpoint(a: &mut Args, name: &str, ep: &EndpointSettings, first: bool) {
         a.opt("--ip", ipam.ipv4_address.as_deref());
         a.opt("--ip6", ipam.ipv6_address.as_deref());
         a.list("--link-local-ip", ipam.link_local_ips.as_ref());
+        a.opt("--mac-address", ep.mac_address.as_deref());
     } else {
         spec.extend(ep.aliases.iter().flatten().map(|alias| format!("alias={alias}")));
         spec.extend(ipam.ipv4_address.iter().map(|ip| format!("ip={ip}")));
         spec.extend(ipam.ipv6_address.iter().map(|ip| format!("ip6={ip}")));
         spec.extend(ipam.link_local_ips.iter().flatten().map(|ip| format!("link-local-ip={ip}")));
+        spec.extend(ep.mac_address.iter().map(|m| format!("mac-address={m}")));
     }
-    spec.extend(ep.mac_address.iter().map(|m| format!("mac-address={m}")));
     let mut opts: Vec<_> = ep.driver_opts.iter().flatten().collect();
     opts.sort();
     spec.extend(opts.into_iter().map(|(k, v)| format!("driver-opt={k}={v}")));
