@@ -189,7 +189,8 @@ fn the_docker_line_makes_the_planned_container() {
         vec!["--pids-limit", "100", "--memory-reservation", "64m", "--shm-size", "1048576", "--cpu-shares", "512"],
         vec!["--cap-add", "NET_BIND_SERVICE", "--cap-add", "chown", "--security-opt", "no-new-privileges=true"],
         vec!["-p", "127.0.0.1:18080:80", "-p", "127.0.0.1:18000-18002:9000-9002/udp", "--expose", "7000-7002/udp"],
-        vec!["--network", &long_net, "--network-alias", "Api", "--dns", "10.0.0.1", "--dns-option", "ndots:2"],
+        vec!["--network", &long_net, "--dns", "10.0.0.1", "--dns-option", "ndots:2"],
+        vec!["--network", &net, "--network-alias", "Api", "--network-alias", "db"],
         vec!["--add-host", "db:10.0.0.2", "--add-host", "gw=10.0.0.254", "--dns-search", "example.com"],
         vec![
             "--log-driver",
