@@ -11,7 +11,7 @@ pub const LINE_MAX: usize = 300;
 
 /// Whether `c` must not reach a terminal as is: C0 and C1 controls, DEL, and the Unicode
 /// format characters that reorder or hide text (bidi overrides and isolates, zero-width).
-fn dangerous(c: char) -> bool {
+pub fn dangerous(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
-use super::model::{self, Invalid, Profile};
+use super::model::Profile;
+use super::resolve::{self, Invalid};
 use super::schema::ProfileFile;
 use super::trust::TrustList;
 use crate::bounded_file::{self, SECCOMP_MAX, TEXT_MAX};
@@ -281,7 +282,7 @@ impl Loader {
             let full = source.dir.as_ref().map_or_else(|| PathBuf::from(path), |d| d.join(path));
             Some(self.seccomp_text(&full, source))
         };
-        let mut profile = model::resolve(&leaf.name, file, origins.clone(), seccomp_file)
+        let mut profile = resolve::resolve(&leaf.name, file, origins.clone(), seccomp_file)
             .map_err(|e| at_line(&chain, &origins, e))?;
         profile.files = chain.iter().rev().map(|s| (s.label.clone(), s.kind)).collect();
         untrusted.dedup();
