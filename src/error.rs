@@ -60,9 +60,12 @@ impl Error {
         if let Some(refused) = e.downcast_ref::<crate::command::plan::Refused>() {
             return Error::Refused(refused.0.iter().map(|r| r.to_string()).collect());
         }
-        let io_broken =
-            e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == ErrorKind::BrokenPipe));
-        if io_broken && output_closed() {
+        let broken = |c: &(dyn std::error::Error + 'static)| {
+            c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+                || c.downcast_ref::<serde_json::Error>()
+                    .is_some_and(|j| j.io_error_kind() == Some(ErrorKind::BrokenPipe))
+        };
+        if e.chain().any(broken) && output_closed() {
             return Error::BrokenPipe;
         }
         // One line: the chain joined, no backtrace.

@@ -26,8 +26,9 @@ use crate::sanitize::short_id;
 /// How long removing what was created may take after a signal: with the signal's own
 /// handling, hardrun is gone within a second even when the daemon does not answer.
 pub const CLEANUP_DEADLINE: Duration = Duration::from_millis(700);
-/// Between two looks for a container whose create was cut short.
+/// Between two looks for a container whose create was cut short, and how long to look.
 const RELOOK: Duration = Duration::from_millis(150);
+const RELOOK_FOR: Duration = Duration::from_millis(400);
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +63,7 @@ impl Phase {
             Phase::Pulling => "pulling the image",
             Phase::Looking => "looking inside the image",
             Phase::Creating => "creating the container",
-            Phase::Checking => "checking the created container",
+            Phase::Checking => "verifying the daemon's record of the container",
             Phase::Attaching => "attaching to the container",
             Phase::Waiting => "registering the wait for the container",
             Phase::Starting => "starting the container",
@@ -147,14 +148,16 @@ pub async fn guarded<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
     let mut signals = Signals::install()?;
     let mut work = Box::pin(work);
     let (signal, number) = loop {
+        // Signals first: the work's own handling of a signal (in a phase that is not
+        // the running container's) never gets to act before this.
         tokio::select! {
             biased;
-            out = &mut work => return out,
             s = signals.recv() => {
                 if state().phase != Phase::Running {
                     break s;
                 }
             }
+            out = &mut work => return out,
         }
     };
     // Cancel whatever daemon call was under way before cleaning up after it.
@@ -180,6 +183,7 @@ pub async fn guarded<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
 async fn clean_up(engine: &Engine, phase: Phase, owned: &[String], labels: &[(Kind, String)]) -> String {
     let removed = RefCell::new(Vec::<String>::new());
     let failed = RefCell::new(Vec::<String>::new());
+    let began = std::time::Instant::now();
     let work = async {
         for id in owned {
             match engine.remove(id).await {
@@ -202,7 +206,7 @@ async fn clean_up(engine: &Engine, phase: Phase, owned: &[String], labels: &[(Ki
                     Err(e) => failed.borrow_mut().push(format!("{} ({e})", short_id(id))),
                 }
             }
-            if any || !phase.creating() {
+            if any || !phase.creating() || began.elapsed() + RELOOK > RELOOK_FOR {
                 return;
             }
             tokio::time::sleep(RELOOK).await;
