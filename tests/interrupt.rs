@@ -258,17 +258,18 @@ fn prune_leaves_created_containers_of_create_and_of_live_runs() {
     assert_eq!(created(&s), vec![id], "SIGTERM removed the live run's container, create's stays");
 }
 
-/// Runs hardrun with its stdout closed before it writes.
+/// Runs hardrun with a stdout whose reading end is closed before hardrun starts.
 fn with_stdout_closed(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(common::bin())
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(common::bin())
         .args(args)
         .env("XDG_CONFIG_HOME", "/nonexistent-hardrun-test")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }

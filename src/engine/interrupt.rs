@@ -10,7 +10,6 @@
 //! for it: neither is touched here.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -249,14 +248,10 @@ async fn clean_up(engine: &Engine, phase: Phase, owned: &[String], labels: &[(Ki
 
 /// This process's never-started containers, by its owner label.
 async fn labelled_unstarted(engine: &Engine, labels: &[(Kind, String)]) -> Vec<String> {
-    let labels: Vec<String> = labels.iter().map(|(_, v)| format!("{}={v}", owner::LABEL)).collect();
     let mut ids = Vec::new();
-    for label in labels {
-        let filters =
-            HashMap::from([("label".to_string(), vec![label]), ("status".to_string(), vec!["created".to_string()])]);
-        let opts = bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        if let Ok(list) = engine.docker.list_containers(Some(opts)).await {
-            ids.extend(list.into_iter().filter_map(|c| c.id));
+    for (_, value) in labels {
+        if let Ok(list) = engine.unstarted(&format!("{}={value}", owner::LABEL)).await {
+            ids.extend(list.into_iter().map(|c| c.id));
         }
     }
     ids

@@ -1,7 +1,8 @@
 //! The container lifecycle of `docker run` and `docker create`: create, attach, wait,
 //! start, forward signals, resize the TTY, and exit with the container's code. Nothing
 //! is left behind: whatever goes wrong between create and a running container, the
-//! container hardrun created is removed.
+//! container hardrun created is removed (a signal's case is `interrupt`'s; a SIGKILL's,
+//! the owner sweep's in `owner`).
 
 use std::io::IsTerminal;
 

@@ -141,34 +141,54 @@ pub struct Leftover {
     pub owner: Owner,
 }
 
+/// A never-started container with an owner label, as the daemon lists it.
+#[derive(Debug, Clone)]
+pub struct Unstarted {
+    pub id: String,
+    pub name: String,
+    /// The owner label's value.
+    pub owner: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
 impl Engine {
-    /// The never-started containers whose hardrun run is gone (one list call, filtered
-    /// by label and state at the daemon).
-    pub async fn abandoned(&self) -> Result<Vec<Leftover>> {
-        let Some(here) = Here::read() else { return Ok(Vec::new()) };
+    /// The never-started containers labelled `label` (`KEY` or `KEY=VALUE`): one list
+    /// call, filtered by label and state at the daemon.
+    pub async fn unstarted(&self, label: &str) -> Result<Vec<Unstarted>> {
         let filters = HashMap::from([
-            ("label".to_string(), vec![LABEL.to_string()]),
+            ("label".to_string(), vec![label.to_string()]),
             ("status".to_string(), vec!["created".to_string()]),
         ]);
         let opts = bollard::query_parameters::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         let list = self.docker.list_containers(Some(opts)).await.map_err(|e| anyhow!(describe(&e)))?;
-        let start_of = |pid| here.start_of(pid);
         Ok(list
             .into_iter()
+            // The daemon filtered by state; a daemon that did not is checked here too.
+            .filter(|c| c.state.as_ref().is_none_or(|s| s.to_string() == "created"))
             .filter_map(|c| {
-                let owner = Owner::parse(c.labels.as_ref()?.get(LABEL)?)?;
-                let created = c.created?;
-                // The daemon filtered by state; a daemon that did not is checked here too.
-                if c.state.as_ref().is_some_and(|s| s.to_string() != "created") {
-                    return None;
-                }
-                abandoned(&owner, created, &here, &start_of).then(|| Leftover {
-                    id: c.id.unwrap_or_default(),
+                Some(Unstarted {
+                    owner: c.labels.as_ref()?.get(LABEL)?.clone(),
                     name: c.names.and_then(|n| n.into_iter().next()).unwrap_or_default(),
-                    owner,
+                    created: c.created.unwrap_or(i64::MAX),
+                    id: c.id.filter(|id| !id.is_empty())?,
                 })
             })
-            .filter(|l| !l.id.is_empty())
+            .collect())
+    }
+
+    /// The never-started containers whose hardrun run is gone.
+    pub async fn abandoned(&self) -> Result<Vec<Leftover>> {
+        let Some(here) = Here::read() else { return Ok(Vec::new()) };
+        let start_of = |pid| here.start_of(pid);
+        Ok(self
+            .unstarted(LABEL)
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                let owner = Owner::parse(&c.owner)?;
+                abandoned(&owner, c.created, &here, &start_of).then_some(Leftover { id: c.id, name: c.name, owner })
+            })
             .collect())
     }
 
