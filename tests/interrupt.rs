@@ -78,8 +78,17 @@ fn start(proxy: &StallProxy, s: &Scope, image: &str, c: &Case, name: &str, cache
     args.extend(c.extra.iter().cloned());
     args.push(image.to_string());
     args.extend(c.cmd.iter().map(|a| a.to_string()));
+    let mut cmd = through(proxy, &args, cache);
+    if c.no_home {
+        cmd.env_remove("HOME").env_remove("XDG_DATA_HOME");
+    }
+    cmd.spawn().unwrap()
+}
+
+/// hardrun with `args`, talking to the daemon through `proxy`, with its own cache.
+fn through(proxy: &StallProxy, args: &[String], cache: &std::path::Path) -> Command {
     let mut cmd = Command::new(common::bin());
-    cmd.args(&args)
+    cmd.args(args)
         .env("DOCKER_HOST", proxy.host())
         .env("XDG_CACHE_HOME", cache)
         .env("XDG_CONFIG_HOME", "/nonexistent-hardrun-test")
@@ -88,10 +97,7 @@ fn start(proxy: &StallProxy, s: &Scope, image: &str, c: &Case, name: &str, cache
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if c.no_home {
-        cmd.env_remove("HOME").env_remove("XDG_DATA_HOME");
-    }
-    cmd.spawn().unwrap()
+    cmd
 }
 
 /// What a signal did: exit code, time from the signal to the exit, stderr.
@@ -192,6 +198,65 @@ fn sigint_and_sigterm_end_every_phase_within_a_second_leaving_nothing() {
     for (phase, took) in &worst {
         eprintln!("worst time to exit: {:>4} ms  {phase}", took.as_millis());
     }
+}
+
+/// Starts `args` through a proxy holding `rule`, signals once the request is held, and
+/// checks the code, the time and the line.
+fn signal_command(args: &[&str], rule: Rule, signal: &str, number: i32, line: &str) -> Ended {
+    let settle = if rule.hold == Hold::Response { Duration::from_millis(300) } else { Duration::ZERO };
+    let proxy = StallProxy::start(rule);
+    let cache = tempfile::tempdir().unwrap();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let child = through(&proxy, &args, cache.path()).spawn().unwrap();
+    assert!(proxy.wait_held(Duration::from_secs(60)), "{args:?}: the request was never made");
+    std::thread::sleep(settle);
+    let ended = signal_and_wait(child, signal);
+    let context = format!("{args:?}: exit {:?} after {:?}\n{}", ended.code, ended.took, ended.stderr);
+    assert_eq!(ended.code, Some(128 + number), "{context}");
+    assert!(ended.took < LIMIT, "{context}");
+    assert_eq!(ended.stderr.lines().count(), 1, "{context}");
+    assert!(ended.stderr.starts_with(line), "{context}");
+    ended
+}
+
+#[test]
+fn plan_create_and_detached_runs_end_on_a_signal_too() {
+    let Some(d) = daemon() else { return };
+    let _serial = serial();
+    let s = Scope::new();
+    let never = Rule::new("GET", &["/info"], Hold::Request);
+    let plan = signal_command(&["plan", &d.image], never, "INT", 2, "hardrun: SIGINT received while asking the daemon");
+    assert!(plan.stderr.contains("nothing was created"), "{}", plan.stderr);
+    // `create`: its container, made but never reported, is removed.
+    let name = s.name("create");
+    let held = Rule::new("POST", &["/containers/create", &format!("name={name}")], Hold::Response);
+    let create = ["-q", "create", "--name", &name, "-l", &s.label, &d.image, "true"];
+    signal_command(&create, held, "TERM", 15, "hardrun: SIGTERM received while creating the container");
+    assert!(s.containers().is_empty(), "{:?}", s.containers());
+    // `-d`: once started, the container is the user's and stays.
+    let detached = ["-q", "run", "-d", "--watch", "20s", "-l", &s.label, &d.image, "sleep", "30"];
+    let running = || {
+        let ids = s.containers();
+        (ids.len() == 1 && common::inspect(&ids[0])["State"]["Running"] == true).then_some(())
+    };
+    let ended = {
+        // A proxy that holds nothing: the run is caught in its start watch.
+        let proxy = StallProxy::start(Rule::new("NONE", &[], Hold::Request));
+        let cache = tempfile::tempdir().unwrap();
+        let args: Vec<String> = detached.iter().map(|a| a.to_string()).collect();
+        let child = through(&proxy, &args, cache.path()).spawn().unwrap();
+        assert!(common::eventually(Duration::from_secs(30), running).is_some(), "the detached run started");
+        signal_and_wait(child, "INT")
+    };
+    let context = format!("exit {:?} after {:?}\n{}", ended.code, ended.took, ended.stderr);
+    assert_eq!(ended.code, Some(130), "{context}");
+    assert!(ended.took < LIMIT, "{context}");
+    assert!(
+        ended.stderr.starts_with("hardrun: SIGINT received while watching the container start; container "),
+        "{context}"
+    );
+    assert!(ended.stderr.contains("stays"), "{context}");
+    assert!(running().is_some(), "the container still runs: {context}");
 }
 
 /// Starts a run that stalls before start, and SIGKILLs it there: its container is left.
