@@ -92,12 +92,21 @@ struct State {
     owned: Vec<String>,
     /// Containers started detached: the user's, left running.
     kept: Vec<String>,
+    /// Containers that are the user's or gone: never removed here, even when they carry
+    /// this process's owner label (a `create`'s).
+    released: Vec<String>,
     /// This process's owner label value, per kind, once asked for.
     owner: Vec<(Kind, String)>,
 }
 
-static STATE: Mutex<State> =
-    Mutex::new(State { phase: Phase::Preparing, engine: None, owned: Vec::new(), kept: Vec::new(), owner: Vec::new() });
+static STATE: Mutex<State> = Mutex::new(State {
+    phase: Phase::Preparing,
+    engine: None,
+    owned: Vec::new(),
+    kept: Vec::new(),
+    released: Vec::new(),
+    owner: Vec::new(),
+});
 
 fn state() -> std::sync::MutexGuard<'static, State> {
     // A panic cannot leave the state half-written (each change is one assignment).
@@ -117,10 +126,13 @@ pub fn created(id: &str) {
     state().owned.push(id.to_string());
 }
 
-/// The container is the user's now (it runs attached, or `-d` vouched for it), or is
+/// The container is the user's now (it runs attached, or `create` reported it), or is
 /// gone: a signal leaves it alone.
 pub fn handed_over(id: &str) {
-    state().owned.retain(|o| o != id);
+    let mut s = state();
+    s.owned.retain(|o| o != id);
+    s.kept.retain(|o| o != id);
+    s.released.push(id.to_string());
 }
 
 /// The container was started detached: it is the user's, and a signal says it stays.
@@ -128,6 +140,7 @@ pub fn kept(id: &str) {
     let mut s = state();
     s.owned.retain(|o| o != id);
     s.kept.push(id.to_string());
+    s.released.push(id.to_string());
 }
 
 /// The owner label for containers this process creates, `None` where /proc cannot say.
@@ -161,12 +174,12 @@ pub async fn guarded<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
     };
     // Cancel whatever daemon call was under way before cleaning up after it.
     drop(work);
-    let (phase, engine, owned, kept, labels) = {
+    let (phase, engine, owned, kept, released, labels) = {
         let s = state();
-        (s.phase, s.engine.clone(), s.owned.clone(), s.kept.clone(), s.owner.clone())
+        (s.phase, s.engine.clone(), s.owned.clone(), s.kept.clone(), s.released.clone(), s.owner.clone())
     };
     let mut outcome = match engine {
-        Some(engine) => clean_up(&engine, phase, &owned, &labels).await,
+        Some(engine) => clean_up(&engine, phase, &owned, &released, &labels).await,
         None => "nothing was created".to_string(),
     };
     if let Some(id) = kept.last() {
@@ -177,9 +190,15 @@ pub async fn guarded<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
 }
 
 /// Removes the containers `owned`, and those labelled with this process's owner that
-/// never started (a create cut short), within [`CLEANUP_DEADLINE`]; says what became of
-/// them.
-async fn clean_up(engine: &Engine, phase: Phase, owned: &[String], labels: &[(Kind, String)]) -> String {
+/// never started (a create cut short) and are not `released`, within
+/// [`CLEANUP_DEADLINE`]; says what became of them.
+async fn clean_up(
+    engine: &Engine,
+    phase: Phase,
+    owned: &[String],
+    released: &[String],
+    labels: &[(Kind, String)],
+) -> String {
     let removed = RefCell::new(Vec::<String>::new());
     let failed = RefCell::new(Vec::<String>::new());
     let began = std::time::Instant::now();
@@ -198,7 +217,7 @@ async fn clean_up(engine: &Engine, phase: Phase, owned: &[String], labels: &[(Ki
         loop {
             let found = labelled_unstarted(engine, labels).await;
             let mut any = false;
-            for id in found.iter().filter(|id| !removed.borrow().contains(id)) {
+            for id in found.iter().filter(|id| !removed.borrow().contains(id) && !released.contains(id)) {
                 any = true;
                 match engine.remove(id).await {
                     Ok(()) => removed.borrow_mut().push(id.clone()),
