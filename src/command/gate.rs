@@ -55,7 +55,9 @@ pub async fn gather(
     // what is inside (its passwd, the owners of its folders, its entrypoint script).
     if entry.contents.is_none() {
         let wanted = look::look_for(&facts);
-        // A look creates a container: let it finish and remove it before a signal counts.
+        // A look creates a container: let it finish and remove it before a signal counts
+        // (under `interrupt::guarded` a signal ends it at once, and the clean-up finds
+        // the probe by its owner label).
         let look = engine.look_inside(&facts.id, &wanted);
         interrupt::enter(Phase::Looking);
         let (looked, caught) = shielded(look, signals).await;
