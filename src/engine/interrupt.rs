@@ -24,7 +24,7 @@ use crate::sanitize::short_id;
 
 /// How long removing what was created may take after a signal: with the signal's own
 /// handling, hardrun is gone within a second even when the daemon does not answer.
-pub const CLEANUP_DEADLINE: Duration = Duration::from_millis(700);
+pub const CLEANUP_DEADLINE: Duration = Duration::from_millis(800);
 /// Between two looks for a container whose create was cut short, and how long to look.
 const RELOOK: Duration = Duration::from_millis(150);
 const RELOOK_FOR: Duration = Duration::from_millis(400);
