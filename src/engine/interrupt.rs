@@ -201,9 +201,12 @@ async fn clean_up(
 ) -> String {
     let removed = RefCell::new(Vec::<String>::new());
     let failed = RefCell::new(Vec::<String>::new());
+    // Removals sent: the daemon carries one out even if hardrun leaves before its answer.
+    let asked = RefCell::new(Vec::<String>::new());
     let began = std::time::Instant::now();
     let work = async {
         for id in owned {
+            asked.borrow_mut().push(id.clone());
             match engine.remove(id).await {
                 Ok(()) => removed.borrow_mut().push(id.clone()),
                 Err(e) => failed.borrow_mut().push(format!("{} ({e})", short_id(id))),
@@ -219,6 +222,7 @@ async fn clean_up(
             let mut any = false;
             for id in found.iter().filter(|id| !removed.borrow().contains(id) && !released.contains(id)) {
                 any = true;
+                asked.borrow_mut().push(id.clone());
                 match engine.remove(id).await {
                     Ok(()) => removed.borrow_mut().push(id.clone()),
                     Err(e) => failed.borrow_mut().push(format!("{} ({e})", short_id(id))),
@@ -233,6 +237,7 @@ async fn clean_up(
     let finished = tokio::time::timeout(CLEANUP_DEADLINE, work).await.is_ok();
     let removed = removed.into_inner();
     let failed = failed.into_inner();
+    let asked = asked.into_inner();
     let shown = |ids: &[String]| ids.iter().map(|i| short_id(i).to_string()).collect::<Vec<_>>().join(", ");
     let mut parts = Vec::new();
     if !removed.is_empty() {
@@ -241,16 +246,26 @@ async fn clean_up(
     if !failed.is_empty() {
         parts.push(format!("could not remove container {}", failed.join(", ")));
     }
-    let left: Vec<String> = owned.iter().filter(|id| !removed.contains(id)).cloned().collect();
     if !finished {
-        let what = match left.is_empty() {
-            true => "anything it created".to_string(),
-            false => format!("container {}", shown(&left)),
-        };
-        parts.push(format!(
-            "the daemon did not answer within {:.1} s, so {what} may remain (`hardrun prune` removes a container that never started; `docker rm -f` any other)",
-            CLEANUP_DEADLINE.as_secs_f32()
-        ));
+        let unanswered = |id: &&String| !removed.contains(id) && !failed.iter().any(|f| f.starts_with(short_id(id)));
+        let pending: Vec<String> = asked.iter().filter(unanswered).cloned().collect();
+        let unasked: Vec<String> = owned.iter().filter(|id| !asked.contains(id)).cloned().collect();
+        let secs = CLEANUP_DEADLINE.as_secs_f32();
+        if !pending.is_empty() {
+            parts.push(format!(
+                "removing container {} (the daemon had not confirmed it within {secs:.1} s and goes on without hardrun)",
+                shown(&pending)
+            ));
+        }
+        if !unasked.is_empty() || (pending.is_empty() && phase.creating()) {
+            let what = match unasked.is_empty() {
+                true => "a container whose create was cut short".to_string(),
+                false => format!("container {}", shown(&unasked)),
+            };
+            parts.push(format!(
+                "the daemon did not answer within {secs:.1} s, so {what} may remain (`hardrun prune` removes a container that never started; `docker rm -f` any other)"
+            ));
+        }
     }
     if parts.is_empty() {
         parts.push(

@@ -23,6 +23,9 @@ pub enum Hold {
     Request,
     /// Forwarded; the daemon's answer is never passed on.
     Response,
+    /// Forwarded; the answer's head is passed on, its body never (a wait whose status
+    /// never comes).
+    Body,
 }
 
 /// Which request to hold: its method, pieces its path has and has not, and what to do
@@ -140,11 +143,14 @@ fn hold_forever() -> ! {
 fn serve(client: UnixStream, rule: &Rule, counts: &Counts) -> std::io::Result<()> {
     let mut upstream = UnixStream::connect(daemon_socket())?;
     let hold_answers = Arc::new(AtomicBool::new(false));
+    let body_only = rule.hold == Hold::Body;
     // The daemon's answers, back to the client unless one is being held.
     {
         let (mut from, mut to, hold) = (upstream.try_clone()?, client.try_clone()?, hold_answers.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 16 * 1024];
+            // The held answer's bytes so far, while its head is passed on.
+            let mut head = Vec::new();
             loop {
                 let n = match from.read(&mut buf) {
                     Ok(0) | Err(_) => {
@@ -154,7 +160,15 @@ fn serve(client: UnixStream, rule: &Rule, counts: &Counts) -> std::io::Result<()
                     Ok(n) => n,
                 };
                 if hold.load(Ordering::SeqCst) {
-                    hold_forever();
+                    if !body_only {
+                        hold_forever();
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        // The head ends in this read: pass it on, hold the rest.
+                        let _ = to.write_all(&buf[..n - (head.len() - (end + 4))]);
+                        hold_forever();
+                    }
                 }
                 if to.write_all(&buf[..n]).is_err() {
                     return;
@@ -194,7 +208,7 @@ fn serve(client: UnixStream, rule: &Rule, counts: &Counts) -> std::io::Result<()
         if hold {
             match rule.hold {
                 Hold::Request => hold_forever(),
-                Hold::Response => hold_answers.store(true, Ordering::SeqCst),
+                Hold::Response | Hold::Body => hold_answers.store(true, Ordering::SeqCst),
             }
         }
         upstream.write_all(&head)?;
