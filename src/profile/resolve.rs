@@ -90,7 +90,7 @@ pub fn resolve(
 fn user(user: schema::UserSection) -> Result<UserRule, Invalid> {
     let allow_root = user.allow_root.unwrap_or(false);
     let default = match user.default.as_deref() {
-        None => DefaultUser::Fixed(UserSpec::parse("65532:65532").expect("valid built-in user")),
+        None => DefaultUser::Fixed(UserSpec { user: "65532".into(), group: Some("65532".into()) }),
         Some("image") => DefaultUser::Image,
         Some(spec) => {
             let u = UserSpec::parse(spec).map_err(|e| invalid("user.default", spec, e))?;
