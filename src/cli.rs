@@ -95,6 +95,9 @@ pub enum Command {
     },
     /// Report how the Docker daemon is set up: what protects the host, what is missing, how to fix it
     Doctor(DoctorCommand),
+    /// Remove containers that hardrun runs killed before start left behind (never started,
+    /// their hardrun process gone); nothing else is touched
+    Prune(PruneCommand),
     /// Check running containers against the profile (CIS Docker Benchmark section 5); exit 1 on findings
     Audit(AuditCommand),
     /// Harden a Compose project: print the hardened file, run Compose with it, export it
@@ -202,6 +205,13 @@ pub enum ReportFormat {
     Table,
     /// For programs
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneCommand {
+    /// List what would be removed, remove nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 //! hardrun: a hardened drop-in for `docker run`.
 //!
-//! Entry point: parse the command line, dispatch, and map every failure to one line on
-//! stderr and docker's exit code 125.
+//! Entry point: parse the command line, dispatch, and map every failure to its lines on
+//! stderr and its exit code, in one place (`error::Error`).
 
 mod apparmor;
 mod audit;
@@ -13,6 +13,7 @@ mod compose;
 mod diagnosis;
 mod doctor;
 mod engine;
+mod error;
 mod host;
 mod image;
 mod kube;
@@ -33,19 +34,23 @@ use std::io::Write;
 use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, ExportCommand};
+use engine::interrupt::guarded;
 
 /// hardrun's own failures exit like `docker run`'s: 125.
-const EXIT_HARDRUN: i32 = 125;
+const EXIT_HARDRUN: i32 = error::EXIT_FAILED;
 
 fn main() {
+    error::exit_quietly_on_closed_output();
     let code = match parse() {
         Ok(cli) => match dispatch(&cli) {
             Ok(code) => code,
-            Err(e) => report(&e),
+            Err(e) => error::Error::of(&e).report(),
         },
         Err(code) => code,
     };
-    let _ = std::io::stdout().flush();
+    if std::io::stdout().flush().is_err() && error::output_closed() {
+        std::process::exit(error::EXIT_BROKEN_PIPE);
+    }
     std::process::exit(code);
 }
 
@@ -95,33 +100,14 @@ fn clap_failure(e: clap::Error) -> i32 {
     EXIT_HARDRUN
 }
 
-fn report(e: &anyhow::Error) -> i32 {
-    if let Some(exit) = e.downcast_ref::<engine::lifecycle::ExitError>() {
-        eprintln!("hardrun: {}", exit.message);
-        return exit.code;
-    }
-    if let Some(refused) = e.downcast_ref::<command::plan::Refused>() {
-        for r in &refused.0 {
-            eprintln!("hardrun: {r}");
-        }
-        eprintln!("hardrun: nothing was created");
-        return EXIT_HARDRUN;
-    }
-    // One line: the chain joined, no backtrace, nothing that could drive the terminal.
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        line.push_str(&format!(": {cause}"));
-    }
-    eprintln!("hardrun: {}", sanitize::escape(&line));
-    EXIT_HARDRUN
-}
-
 fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let cwd = command::cwd()?;
     match &cli.command {
-        Command::Plan(cmd) if cmd.pin => block_on(command::image::pin(cmd, &cli.global)),
-        Command::Image(cli::ImageCommand::Check(cmd)) => block_on(command::image::check(cmd, &cli.global, cli.quiet)),
-        Command::Plan(cmd) => block_on(command::plan::run(cmd, &cli.global)),
+        Command::Plan(cmd) if cmd.pin => block_on(guarded(command::image::pin(cmd, &cli.global))),
+        Command::Image(cli::ImageCommand::Check(cmd)) => {
+            block_on(guarded(command::image::check(cmd, &cli.global, cli.quiet)))
+        }
+        Command::Plan(cmd) => block_on(guarded(command::plan::run(cmd, &cli.global))),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
         Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", bounded_file::SECCOMP_MAX, &|text| {
             let profile = seccomp::parse(text).map_err(|e| e.to_string())?;
@@ -140,7 +126,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             export(cmd, apparmor::BUNDLED, "AppArmor", bounded_file::TEXT_MAX, &check)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut std::io::stdout());
+            // Generated in memory: the generator panics on a failed write.
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut text);
+            error::write_stdout(&text)?;
             Ok(0)
         }
         Command::Run(cmd) => {
@@ -153,7 +142,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             )?;
             inv.verify = !cmd.verify.no_verify;
             inv.watch = cmd.watch.window;
-            block_on(inv.execute())
+            block_on(guarded(inv.execute()))
         }
         Command::Create(cmd) => {
             let inv = command::run::Invocation::new(
@@ -163,9 +152,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
                 verbosity(cli),
                 true,
             )?;
-            block_on(inv.execute())
+            block_on(guarded(inv.execute()))
         }
         Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
+        Command::Prune(cmd) => block_on(guarded(command::prune::run(cmd, &cli.global, cli.quiet))),
         Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
         Command::Compose(cmd) => block_on(command::compose::run(cmd, &cli.global, cli.quiet, verbosity(cli))),
         Command::Export(cli::ExportRunCommand::Kube(cmd)) => command::export::kube_run(cmd, &cli.global, cli.quiet),

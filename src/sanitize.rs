@@ -11,7 +11,7 @@ pub const LINE_MAX: usize = 300;
 
 /// Whether `c` must not reach a terminal as is: C0 and C1 controls, DEL, and the Unicode
 /// format characters that reorder or hide text (bidi overrides and isolates, zero-width).
-fn dangerous(c: char) -> bool {
+pub fn dangerous(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
@@ -59,8 +59,22 @@ pub fn line(text: &str, max: usize) -> String {
     kept
 }
 
+/// The short form of an ID the daemon gave (docker shows 12 characters), cut at a
+/// character boundary: a hostile daemon's ID need not be ASCII hex.
+pub fn short_id(id: &str) -> &str {
+    id.char_indices().nth(12).map_or(id, |(i, _)| &id[..i])
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_ids_cut_at_characters() {
+        assert_eq!(super::short_id("0123456789abcdef"), "0123456789ab");
+        assert_eq!(super::short_id("abc"), "abc");
+        assert_eq!(super::short_id("ééééééééééééé"), "éééééééééééé");
+        assert_eq!(super::short_id("01234567890é2"), "01234567890é");
+    }
+
     use super::*;
 
     #[test]

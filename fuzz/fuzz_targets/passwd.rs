@@ -153,9 +153,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let files = Contents {
-        executables: vec![],
         passwd: passwd_text.map(str::to_string),
         group: group_text.map(str::to_string),
+        ..Contents::default()
     };
     let owned: Vec<String> = group_add.iter().map(|g| g.to_string()).collect();
     let Ok(identity) = resolve(&user, &owned, Some(&files)) else { return };

@@ -9,6 +9,7 @@ use anyhow::{Result, anyhow};
 
 use super::cache_home;
 use crate::engine::Engine;
+use crate::engine::interrupt::{self, Phase};
 use crate::engine::lifecycle::{ExitError, Signals, interrupted, shielded};
 use crate::engine::pull::Progress;
 use crate::image::cache::Cache;
@@ -54,9 +55,13 @@ pub async fn gather(
     // what is inside (its passwd, the owners of its folders, its entrypoint script).
     if entry.contents.is_none() {
         let wanted = look::look_for(&facts);
-        // A look creates a container: let it finish and remove it before a signal counts.
+        // A look creates a container: let it finish and remove it before a signal counts
+        // (under `interrupt::guarded` a signal ends it at once, and the clean-up finds
+        // the probe by its owner label).
         let look = engine.look_inside(&facts.id, &wanted);
+        interrupt::enter(Phase::Looking);
         let (looked, caught) = shielded(look, signals).await;
+        interrupt::enter(Phase::Image);
         if let Some(s) = caught {
             return Err(interrupted(s, &format!("while looking inside {typed}; nothing was left behind")));
         }
@@ -103,12 +108,14 @@ async fn make_local(
         eprintln!("Unable to find image '{typed}' locally");
     }
     let progress = Progress::for_stderr(wants.quiet);
+    interrupt::enter(Phase::Pulling);
     tokio::select! {
         r = engine.pull(&target, wants.platform, progress) => r?,
         s = signals.recv() => {
             return Err(ExitError { code: 128 + s.1, message: format!("{} received while pulling {typed}; nothing was created", s.0) }.into());
         }
     }
+    interrupt::enter(Phase::Image);
     // Pulled by digest, the image has no tag yet: it is known by repository@digest.
     let local_ref = match &resolved {
         Some(d) => ImageRef { tag: None, digest: Some(d.clone()), ..image.clone() }.familiar(),

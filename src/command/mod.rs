@@ -8,6 +8,7 @@ pub mod learn;
 pub mod plan;
 pub mod prepare;
 pub mod profile;
+pub mod prune;
 pub mod run;
 pub mod verified;
 pub mod watch;

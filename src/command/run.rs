@@ -12,6 +12,7 @@ use super::watch::Then;
 use super::watch::Watch;
 use super::{cwd, env, load_profile};
 use crate::cli::Global;
+use crate::engine::interrupt::{self, Phase};
 use crate::engine::lifecycle::{NoCheck, Signals};
 use crate::engine::{DaemonFacts, Engine, endpoint};
 use crate::image::ImageRef;
@@ -64,7 +65,11 @@ impl<'a> Invocation<'a> {
         // Refuse what can be refused before the daemon is touched: nothing is created.
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
+        interrupt::enter(Phase::Connecting);
         let engine = Engine::connect(endpoint).await?;
+        interrupt::connected(&engine);
+        // Containers of runs killed before they started, swept while this run proceeds.
+        engine.sweep_in_background();
         let (plan, facts) = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
         let apparmor_on_host = host.apparmor == Some(true);
         self.report(&plan);
@@ -99,8 +104,10 @@ impl<'a> Invocation<'a> {
         signals: &mut Signals,
         mode: Mode,
     ) -> Result<(Plan, DaemonFacts)> {
+        interrupt::enter(Phase::DaemonFacts);
         let facts = self.daemon_facts(engine, host, mode).await?;
         let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
+        interrupt::enter(Phase::Image);
         host.image = match mode {
             Mode::Run => self.ensure_image(engine, &image, signals).await?,
             Mode::Plan if engine.image(&self.req.image).await?.is_none() => None,

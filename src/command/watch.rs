@@ -45,6 +45,7 @@ impl<'p> Watch<'p> {
     }
 
     async fn check_start(&self, engine: &Engine, id: &str) -> Result<()> {
+        crate::engine::interrupt::enter(crate::engine::interrupt::Phase::Watching);
         if self.window.is_zero() {
             return Ok(());
         }

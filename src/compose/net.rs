@@ -8,8 +8,9 @@
 use serde_yaml::{Mapping, Value};
 
 use super::merge::scalar_text;
-use super::translate::Translation;
+use super::translate::{Origin, Translation};
 use super::{Problem, Project};
+use crate::request::NetworkAttachment;
 
 pub(super) fn mode(t: &mut Translation, v: &Value) {
     let Some(mode) = t.text(v, "network_mode") else { return };
@@ -47,41 +48,40 @@ pub(super) fn attach(t: &mut Translation, v: &Value) {
             t.problem(&key, format!("network {name:?} is not declared under the top-level networks:"));
             continue;
         }
-        let mut fields = vec![format!("name={}", t.project.network_name(&name))];
+        // Built as the attachment itself, not as docker's long `--network` text: the
+        // docker CLI lowercases that whole, and Compose keeps names and aliases as written.
+        let mut net = NetworkAttachment { name: t.project.network_name(&name), ..Default::default() };
         for (k, val) in &settings {
             let field = scalar_text(k);
             let at = format!("{key}.{field}");
             let values: Vec<String> = match val {
                 Value::Sequence(_) => t.list(val, &at),
+                Value::Mapping(_) if field == "driver_opts" => Vec::new(), // read below
                 other => t.text(other, &at).into_iter().collect(),
             };
-            let flag = match field.as_str() {
-                "aliases" => "alias",
-                "ipv4_address" => "ip",
-                "ipv6_address" => "ip6",
-                "link_local_ips" => "link-local-ip",
-                "mac_address" => "mac-address",
-                "gw_priority" => "gw-priority",
+            match field.as_str() {
+                "aliases" => net.aliases.extend(values),
+                "ipv4_address" => net.ipv4 = values.into_iter().last(),
+                "ipv6_address" => net.ipv6 = values.into_iter().last(),
+                "link_local_ips" => net.link_local_ips.extend(values),
+                "mac_address" => net.mac_address = values.into_iter().last(),
+                "gw_priority" => match values.last().map(|v| v.parse::<i64>()) {
+                    Some(Ok(p)) => net.gw_priority = Some(p),
+                    _ => t.problem(&at, "gw_priority is a whole number"),
+                },
                 "driver_opts" => {
                     let opts = val.as_mapping().cloned().unwrap_or_default();
-                    fields
-                        .extend(opts.iter().map(|(k, v)| format!("driver-opt={}={}", scalar_text(k), scalar_text(v))));
-                    continue;
+                    net.driver_opts.extend(opts.iter().map(|(k, v)| (scalar_text(k), scalar_text(v))));
                 }
                 // The order Compose connects networks in: nothing for the container.
-                "priority" => continue,
-                _ => {
-                    t.problem(&at, format!("not a network key hardrun knows ({})", ENTRY_KEYS.join(", ")));
-                    continue;
-                }
-            };
-            fields.extend(values.iter().map(|v| format!("{flag}={v}")));
+                "priority" => {}
+                _ => t.problem(&at, format!("not a network key hardrun knows ({})", ENTRY_KEYS.join(", "))),
+            }
         }
-        if fields.iter().any(|f| f.matches(',').count() > 0) {
-            t.problem(&key, "a network setting contains a comma");
-            continue;
-        }
-        t.flag("network", &fields.join(","), &key);
+        // The network's name, which a refusal of it quotes (`--network NAME`).
+        let at = t.path(&key);
+        t.svc.origins.push(Origin { flag: "network", key: at, value: net.name.clone() });
+        t.svc.req.networks.push(net);
         t.svc.networks.push(name);
     }
 }

@@ -96,7 +96,12 @@ impl Engine {
             entrypoint: Some(vec!["/hardrun-probe-never-started".into()]),
             cmd: Some(vec![]),
             network_disabled: Some(true),
-            labels: Some(HashMap::from([(PROBE_LABEL.to_string(), "1".to_string())])),
+            labels: Some(
+                [(PROBE_LABEL.to_string(), "1".to_string())]
+                    .into_iter()
+                    .chain(super::interrupt::owner_label(super::owner::Kind::Run))
+                    .collect(),
+            ),
             host_config: Some(HostConfig { network_mode: Some("none".into()), ..HostConfig::default() }),
             ..ContainerCreateBody::default()
         };

@@ -1,7 +1,8 @@
 //! The container lifecycle of `docker run` and `docker create`: create, attach, wait,
 //! start, forward signals, resize the TTY, and exit with the container's code. Nothing
 //! is left behind: whatever goes wrong between create and a running container, the
-//! container hardrun created is removed.
+//! container hardrun created is removed (a signal's case is `interrupt`'s; a SIGKILL's,
+//! the owner sweep's in `owner`).
 
 use std::io::IsTerminal;
 
@@ -14,18 +15,18 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::attach::{self, End, Streams};
 use super::client::{self, DaemonError, Method, seg};
+use super::interrupt::{self, Phase};
+use super::owner::Kind;
 use super::terminal::{self, RawMode};
 use super::{Engine, describe};
 use crate::plan::Plan;
+use crate::sanitize::short_id;
 
-/// A failure with its own exit code (126, 127 as docker reports them; 130 and friends
-/// when a signal stopped hardrun before the container ran).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ExitError {
-    pub code: i32,
-    pub message: String,
-}
+pub use crate::error::ExitError;
+
+/// How long forwarding a signal to the container may take: a daemon that does not
+/// answer must not stop hardrun from seeing the next signal.
+const FORWARD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The signals hardrun catches from before the pull until the container runs, and then
 /// forwards to it.
@@ -97,8 +98,15 @@ pub fn start_failure_code(message: &str) -> i32 {
 }
 
 impl Engine {
-    /// Creates the container of `plan` and returns its ID (writing `--cidfile`).
+    /// Creates the container of `plan` to be started by this process, and returns its ID
+    /// (writing `--cidfile`).
     pub async fn create(&self, plan: &Plan) -> Result<String> {
+        self.create_as(plan, Kind::Run).await
+    }
+
+    /// Creates the container of `plan`, labelled with its owner (this process, and
+    /// whether it starts the container or leaves it to the user).
+    async fn create_as(&self, plan: &Plan, kind: Kind) -> Result<String> {
         if let Some(path) = &plan.lifecycle.cidfile
             && std::path::Path::new(path).exists()
         {
@@ -107,6 +115,9 @@ impl Engine {
             ));
         }
         let mut body: ContainerCreateBody = plan.create.clone();
+        if let Some((key, value)) = interrupt::owner_label(kind) {
+            body.labels.get_or_insert_with(Default::default).insert(key, value);
+        }
         let endpoints = body.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref());
         if !self.api_at_least(1, 44) && endpoints.is_some_and(|e| e.values().any(|ep| ep.mac_address.is_some())) {
             // Older daemons take the address only in a Config field the current API dropped;
@@ -156,6 +167,7 @@ impl Engine {
                 crate::sanitize::line(&id, 80)
             ));
         }
+        interrupt::created(&id);
         for (name, ep) in later {
             let req = bollard::models::NetworkConnectRequest { container: id.clone(), endpoint_config: Some(ep) };
             let path = format!("/networks/{}/connect", seg(&name));
@@ -182,8 +194,13 @@ impl Engine {
 
     /// Removes a container hardrun created after a failure, and says so.
     async fn discard(&self, id: &str, err: anyhow::Error) -> anyhow::Error {
-        let short = &id[..id.len().min(12)];
-        match self.remove(id).await {
+        let short = short_id(id);
+        interrupt::enter(Phase::Removing);
+        let removed = self.remove(id).await;
+        if removed.is_ok() {
+            interrupt::handed_over(id);
+        }
+        match removed {
             Ok(()) => match err.downcast::<ExitError>() {
                 Ok(mut e) => {
                     e.message = format!("{} (hardrun removed container {short})", e.message);
@@ -197,12 +214,14 @@ impl Engine {
 
     /// `docker create`: the ID on stdout.
     pub async fn create_only(&self, plan: &Plan, signals: &mut Signals) -> Result<i32> {
-        let (created, caught) = shielded(self.create(plan), signals).await;
+        interrupt::enter(Phase::Creating);
+        let (created, caught) = shielded(self.create_as(plan, Kind::Create), signals).await;
         let id = created?;
         if let Some(sig) = caught {
             return Err(self.discard(&id, interrupted(sig, "while creating")).await);
         }
-        println!("{id}");
+        interrupt::handed_over(&id);
+        crate::error::write_stdout(format!("{id}\n").as_bytes())?;
         Ok(0)
     }
 
@@ -213,15 +232,18 @@ impl Engine {
         if life.attach_stdin && life.tty && !std::io::stdin().is_terminal() {
             return Err(anyhow!("the input device is not a TTY: drop -t, or run from a terminal"));
         }
+        interrupt::enter(Phase::Creating);
         let (created, caught) = shielded(self.create(plan), signals).await;
         let id = created?;
         if let Some(sig) = caught {
             return Err(self.discard(&id, interrupted(sig, "while creating")).await);
         }
+        interrupt::enter(Phase::Checking);
         if let Err(e) = after_start.before_start(self, &id).await {
             return Err(self.discard(&id, e).await);
         }
         if life.detach {
+            interrupt::enter(Phase::Starting);
             let (started, caught) = shielded(self.start(&id), signals).await;
             if let Err(e) = started {
                 return Err(self.discard(&id, e).await);
@@ -229,10 +251,14 @@ impl Engine {
             if let Some(sig) = caught {
                 return Err(self.discard(&id, interrupted(sig, "while starting")).await);
             }
+            // Started detached, the container is the user's (hardrun-init guards its
+            // command whether or not hardrun stays to hear the verdict).
+            interrupt::kept(&id);
+            interrupt::enter(Phase::Verifying);
             if let Err(e) = after_start.check(self, &id).await {
                 return Err(self.discard(&id, e).await);
             }
-            println!("{id}");
+            crate::error::write_stdout(format!("{id}\n").as_bytes())?;
             return Ok(0);
         }
         match self.foreground(&id, plan, signals, after_start).await {
@@ -265,6 +291,7 @@ impl Engine {
             detach_keys: keys,
         };
         let before = Failure::BeforeRunning;
+        interrupt::enter(Phase::Attaching);
         let (attached, caught) = shielded(self.attach(id, &streams), signals).await;
         let attached = attached.map_err(before)?;
         if let Some(sig) = caught {
@@ -272,12 +299,14 @@ impl Engine {
         }
         // Wait for removal with --rm, so that when hardrun returns nothing is left.
         let condition = if life.auto_remove { "removed" } else { "next-exit" };
+        interrupt::enter(Phase::Waiting);
         let (waiter, caught) = shielded(self.wait_registered(id, condition), signals).await;
         let waiter = waiter.map_err(before)?;
         if let Some(sig) = caught {
             return Err(before(interrupted(sig, "while preparing to wait")));
         }
         let raw_mode = if life.tty && life.attach_stdin { Some(RawMode::enable()) } else { None };
+        interrupt::enter(Phase::Starting);
         let (started, caught) = shielded(self.start(id), signals).await;
         if let Err(e) = started {
             drop(raw_mode);
@@ -287,10 +316,15 @@ impl Engine {
             drop(raw_mode);
             return Err(before(interrupted(sig, "while starting")));
         }
+        interrupt::enter(Phase::Verifying);
         if let Err(e) = after_start.check(self, id).await {
             drop(raw_mode);
             return Err(before(e));
         }
+        // Running attached: signals are forwarded to the container (or, without the
+        // proxy, leave it running), as docker does.
+        interrupt::handed_over(id);
+        interrupt::enter(Phase::Running);
         if life.tty {
             self.resize(id).await;
         }
@@ -331,18 +365,24 @@ impl Engine {
                     if proxy {
                         let opts = KillContainerOptionsBuilder::new().signal(s.0).build();
                         let path = format!("/containers/{}/kill{}", seg(id), client::query(&opts));
-                        let _ = self.client.call(Method::POST, &path, None).await;
+                        let _ = tokio::time::timeout(FORWARD_DEADLINE, self.client.call(Method::POST, &path, None)).await;
                     } else {
                         drop(raw_mode);
                         return Err(Failure::AfterRunning(interrupted(s, "(the container keeps running)")));
                     }
                 }
-                _ = async { winch.as_mut().expect("guarded").recv().await }, if winch.is_some() && life.tty => {
+                _ = async {
+                    match winch.as_mut() {
+                        Some(w) => w.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }, if life.tty => {
                     self.resize(id).await;
                 }
             }
         };
         drop(raw_mode);
+        interrupt::enter(Phase::Exiting);
         match ended.map_err(Failure::AfterRunning)? {
             End::Detached => Ok(0),
             End::Closed => match exited {

@@ -24,7 +24,7 @@ pub struct Choice {
 impl Choice {
     /// `uid:gid`, as hardrun sends it.
     pub fn spec(&self) -> UserSpec {
-        UserSpec::parse(&format!("{}:{}", self.uid, self.gid)).expect("numbers parse")
+        UserSpec { user: self.uid.to_string(), group: Some(self.gid.to_string()) }
     }
 }
 

@@ -2,7 +2,7 @@
 //! who want to paste it or review it. Built from the create body itself, so it says what
 //! hardrun sends, not what the user typed.
 
-use bollard::models::{HostConfig, MountType};
+use bollard::models::{EndpointSettings, HostConfig, MountType};
 
 use super::Plan;
 use crate::request::{duration::format_nanos, format_cpus, size::format_bytes};
@@ -82,7 +82,35 @@ pub fn argv(plan: &Plan, seccomp_file: &str) -> Vec<String> {
 
 /// Shell-quoted, ready to paste.
 pub fn render(plan: &Plan, seccomp_file: &str) -> String {
-    shell_words::join(argv(plan, seccomp_file))
+    argv(plan, seccomp_file).iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+/// One word for a POSIX shell. A word holding a character a terminal would act on or
+/// that displays as something else (control characters, bidi and zero-width format
+/// characters: a `\r` could hide the rest of a flag from whoever reviews the line) is
+/// written in ANSI-C quoting, `$'...'`, each such character as its UTF-8 bytes in `\xHH`
+/// escapes: the line shows what it runs and runs what it shows (bash, zsh, ksh, and
+/// POSIX.1-2024 shells). Values from env files and the image can hold them.
+fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if !word.chars().any(crate::sanitize::dangerous) {
+        return shell_words::quote(word);
+    }
+    let mut out = String::from("$'");
+    for c in word.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if crate::sanitize::dangerous(c) => {
+                for b in c.encode_utf8(&mut [0u8; 4]).bytes() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out.into()
 }
 
 struct Args(Vec<String>);
@@ -166,8 +194,9 @@ fn resources(a: &mut Args, hc: &HostConfig) {
         let (name, soft, hard) = (u.name.as_deref().unwrap_or_default(), u.soft.unwrap_or(0), u.hard.unwrap_or(0));
         a.pair("--ulimit", &format!("{name}={soft}:{hard}"));
     }
-    if hc.oom_kill_disable == Some(true) {
-        a.0.push("--oom-kill-disable".into());
+    // Said either way when the body says it, so the line sends what the body sends.
+    if let Some(disable) = hc.oom_kill_disable {
+        a.0.push(if disable { "--oom-kill-disable" } else { "--oom-kill-disable=false" }.into());
     }
     a.opt("--oom-score-adj", hc.oom_score_adj.map(|v| v.to_string()).as_deref());
     a.opt("--blkio-weight", hc.blkio_weight.map(|v| v.to_string()).as_deref());
@@ -197,22 +226,8 @@ fn network(a: &mut Args, plan: &Plan, hc: &HostConfig) {
         (mode, Some(eps)) => {
             let mut names: Vec<&String> = eps.keys().collect();
             names.sort_by_key(|n| Some(n.as_str()) != mode);
-            for name in names {
-                let ep = &eps[name];
-                let mut spec = vec![format!("name={name}")];
-                for alias in ep.aliases.iter().flatten() {
-                    spec.push(format!("alias={alias}"));
-                }
-                if let Some(ipam) = &ep.ipam_config {
-                    spec.extend(ipam.ipv4_address.iter().map(|ip| format!("ip={ip}")));
-                    spec.extend(ipam.ipv6_address.iter().map(|ip| format!("ip6={ip}")));
-                    spec.extend(ipam.link_local_ips.iter().flatten().map(|ip| format!("link-local-ip={ip}")));
-                }
-                spec.extend(ep.mac_address.iter().map(|m| format!("mac-address={m}")));
-                let mut opts: Vec<_> = ep.driver_opts.iter().flatten().collect();
-                opts.sort();
-                spec.extend(opts.into_iter().map(|(k, v)| format!("driver-opt={k}={v}")));
-                a.pair("--network", &if spec.len() == 1 { name.clone() } else { spec.join(",") });
+            for (i, name) in names.into_iter().enumerate() {
+                endpoint(a, name, &eps[name], i == 0);
             }
         }
         (Some(mode), None) => a.pair("--network", mode),
@@ -236,6 +251,37 @@ fn network(a: &mut Args, plan: &Plan, hc: &HostConfig) {
     a.list("--dns-search", hc.dns_search.as_ref());
     a.list("--add-host", hc.extra_hosts.as_ref());
     a.list("--link", hc.links.as_ref());
+}
+
+/// One `--network`. The docker CLI lowercases every field of the long form, so what case
+/// matters in goes elsewhere: the first network's aliases and addresses as the flags that
+/// apply to it (`--network-alias`, `--ip`, `--mac-address`...), and its name plain when
+/// nothing else needs the long form. Fields are CSV-quoted, as the CLI reads the long form as CSV.
+fn endpoint(a: &mut Args, name: &str, ep: &EndpointSettings, first: bool) {
+    let ipam = ep.ipam_config.clone().unwrap_or_default();
+    let mut spec = vec![format!("name={name}")];
+    if first {
+        a.list("--network-alias", ep.aliases.as_ref());
+        a.opt("--ip", ipam.ipv4_address.as_deref());
+        a.opt("--ip6", ipam.ipv6_address.as_deref());
+        a.list("--link-local-ip", ipam.link_local_ips.as_ref());
+        a.opt("--mac-address", ep.mac_address.as_deref());
+    } else {
+        spec.extend(ep.aliases.iter().flatten().map(|alias| format!("alias={alias}")));
+        spec.extend(ipam.ipv4_address.iter().map(|ip| format!("ip={ip}")));
+        spec.extend(ipam.ipv6_address.iter().map(|ip| format!("ip6={ip}")));
+        spec.extend(ipam.link_local_ips.iter().flatten().map(|ip| format!("link-local-ip={ip}")));
+        spec.extend(ep.mac_address.iter().map(|m| format!("mac-address={m}")));
+    }
+    let mut opts: Vec<_> = ep.driver_opts.iter().flatten().collect();
+    opts.sort();
+    spec.extend(opts.into_iter().map(|(k, v)| format!("driver-opt={k}={v}")));
+    spec.extend(ep.gw_priority.map(|p| format!("gw-priority={p}")));
+    let value = match spec.len() {
+        1 => name.to_string(),
+        _ => spec.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","),
+    };
+    a.pair("--network", &value);
 }
 
 fn storage(a: &mut Args, plan: &Plan, hc: &HostConfig) {

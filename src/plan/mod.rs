@@ -3,6 +3,8 @@
 //! and one decision per control with its source, so `hardrun plan` can explain it.
 
 pub mod docker_argv;
+#[cfg(test)]
+pub mod round_trip;
 pub mod table;
 
 use bollard::models::ContainerCreateBody;

@@ -512,7 +512,10 @@ mod escape_route_tests {
         }
         let req = parse_for_test(args).unwrap();
         match harden(&req, &profile, &host) {
-            Ok(_) => vec![],
+            Ok(plan) => {
+                crate::plan::round_trip::assert_round_trips(&plan, &profile, &host);
+                vec![]
+            }
             Err(r) => r.iter().map(|r| r.to_string()).collect(),
         }
     }

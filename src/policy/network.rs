@@ -194,7 +194,7 @@ enum Kind {
 }
 
 fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    crate::sanitize::short_id(id)
 }
 
 fn choose_networks(h: &mut Hardening, requested: Vec<NetworkAttachment>) {

@@ -85,6 +85,10 @@ proptest! {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let Ok(req) = parse_for_test(&argv) else { return Ok(()) };
         let Ok(plan) = harden(&req, &profile, &host) else { return Ok(()) };
+        // And `hardrun plan --format docker` prints a line that means this very plan.
+        if let Err(e) = crate::plan::round_trip::check(&plan, &profile, &host) {
+            return Err(TestCaseError::fail(e));
+        }
         let hc = plan.create.host_config.as_ref().unwrap();
 
         prop_assert_eq!(hc.cap_drop.as_deref(), Some(&["ALL".to_string()][..]));

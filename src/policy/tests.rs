@@ -24,7 +24,10 @@ pub(super) const BACKEND_ID: &str = "b4c4e9d0a1f2e3d4c5b6a7980123456789abcdef012
 
 pub(super) fn plan_with(args: &[&str], profile: &Profile, host: &Host) -> Result<Plan, Vec<Refusal>> {
     let req = parse_for_test(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    harden(&req, profile, host)
+    let plan = harden(&req, profile, host)?;
+    // Every plan a policy test builds is also one `hardrun plan --format docker` prints.
+    crate::plan::round_trip::assert_round_trips(&plan, profile, host);
+    Ok(plan)
 }
 
 pub(super) fn plan(args: &[&str]) -> Plan {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
-use super::model::{self, Invalid, Profile};
+use super::model::Profile;
+use super::resolve::{self, Invalid};
 use super::schema::ProfileFile;
 use super::trust::TrustList;
 use crate::bounded_file::{self, SECCOMP_MAX, TEXT_MAX};
@@ -281,7 +282,7 @@ impl Loader {
             let full = source.dir.as_ref().map_or_else(|| PathBuf::from(path), |d| d.join(path));
             Some(self.seccomp_text(&full, source))
         };
-        let mut profile = model::resolve(&leaf.name, file, origins.clone(), seccomp_file)
+        let mut profile = resolve::resolve(&leaf.name, file, origins.clone(), seccomp_file)
             .map_err(|e| at_line(&chain, &origins, e))?;
         profile.files = chain.iter().rev().map(|s| (s.label.clone(), s.kind)).collect();
         untrusted.dedup();
@@ -421,8 +422,26 @@ fn parse_file(source: &Source) -> Result<(ProfileFile, Value), ProfileError> {
     if value.is_null() {
         return Ok((ProfileFile::default(), Value::Mapping(Default::default())));
     }
+    if let Some(tag) = first_tag(&value) {
+        return Err(ProfileError(format!(
+            "profile {}: the YAML tag {} has no meaning in a profile, and serde reads a tagged value differently              from the same value untagged; remove the tag",
+            source.label,
+            crate::sanitize::line(&tag, 80)
+        )));
+    }
     let file = serde_yaml::from_str::<ProfileFile>(&source.text).map_err(|e| failed(yaml::YamlError::Parse(e)))?;
     Ok((file, value))
+}
+
+/// The first YAML tag (`!name value`) anywhere in `value`. The nesting is capped before
+/// parsing, so the recursion is bounded.
+fn first_tag(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(t) => Some(t.tag.to_string()),
+        Value::Sequence(items) => items.iter().find_map(first_tag),
+        Value::Mapping(m) => m.iter().find_map(|(k, v)| first_tag(k).or_else(|| first_tag(v))),
+        _ => None,
+    }
 }
 
 fn strip_location(msg: &str) -> String {
@@ -594,6 +613,18 @@ mod tests {
         write(d.path(), "bind.yaml", "filesystem:\n  binds:\n    allow: [/var]\n");
         let e = loader_in(d.path()).load("bind").unwrap_err().0;
         assert!(e.contains("/var/run") || e.contains("/var/lib/docker") || e.contains("never be bound"), "{e}");
+    }
+
+    #[test]
+    fn yaml_tags_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        // serde_yaml reads the tagged empty value as an empty section, and the same value
+        // written back (`!x null`) as an error: a tag is never given a meaning.
+        write(d.path(), "tag.yaml", "extends: default\nresources:\n  ulimits:\n   !x # c\n");
+        let e = loader_in(d.path()).load("tag").unwrap_err().0;
+        assert!(e.contains("the YAML tag !x has no meaning in a profile"), "{e}");
+        write(d.path(), "deep.yaml", "filesystem:\n  tmpfs:\n    /t: !!str size=1m\n");
+        assert!(loader_in(d.path()).load("deep").is_ok(), "a core-schema tag is YAML's own, not a tagged value");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod load;
 pub mod model;
+pub mod resolve;
 pub mod schema;
 pub mod trust;
 

@@ -204,7 +204,7 @@ pub struct MountSpec {
 
 /// Splits a CSV record as Go's encoding/csv does for one line: commas separate fields,
 /// a field may be double-quoted, `""` inside quotes is a quote.
-fn csv_fields(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn csv_fields(s: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut chars = s.chars().peekable();
     loop {

@@ -27,19 +27,29 @@ pub enum NetworkMode<'a> {
 }
 
 impl NetworkAttachment {
+    /// Reads `--network` as the docker CLI does: the long form when the value holds a
+    /// `word=word` pair anywhere (its pattern is unanchored), read as one CSV record, each
+    /// field lowercased whole (so `alias=Api` is `api`) and its key and value trimmed;
+    /// otherwise the value is a name, as typed.
     pub fn parse(value: &str) -> Result<Self, String> {
-        if !value.contains('=') {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let long = value.as_bytes().windows(3).any(|w| word(w[0]) && w[1] == b'=' && word(w[2]));
+        if !long {
             if value.is_empty() {
                 return Err("--network needs a network name".into());
             }
             return Ok(NetworkAttachment { name: value.to_string(), ..Default::default() });
         }
         let mut net = NetworkAttachment::default();
-        for field in value.split(',') {
+        let fields = super::mount::csv_fields(value).map_err(|e| format!("--network {value}: {e}"))?;
+        for field in fields {
+            let field = field.to_lowercase();
             let (key, v) = field
                 .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
                 .ok_or_else(|| format!("--network {value}: invalid field {field:?} (expected key=value)"))?;
-            match key.trim().to_ascii_lowercase().as_str() {
+            let v = v.trim();
+            match key.trim() {
                 "name" => net.name = v.to_string(),
                 "alias" => net.aliases.push(v.to_string()),
                 "ip" => net.ipv4 = Some(v.to_string()),
@@ -47,8 +57,11 @@ impl NetworkAttachment {
                 "link-local-ip" => net.link_local_ips.push(v.to_string()),
                 "mac-address" => net.mac_address = Some(v.to_string()),
                 "driver-opt" => {
-                    let (k, val) = v.split_once('=').unwrap_or((v, ""));
-                    net.driver_opts.push((k.to_string(), val.to_string()));
+                    let (k, val) = v
+                        .split_once('=')
+                        .filter(|(k, _)| !k.is_empty())
+                        .ok_or_else(|| format!("--network {value}: driver-opt {v:?} is not key=value"))?;
+                    net.driver_opts.push((k.trim().to_string(), val.trim().to_string()));
                 }
                 "gw-priority" => {
                     net.gw_priority = Some(v.parse().map_err(|_| format!("--network {value}: bad gw-priority {v:?}"))?)
@@ -90,8 +103,21 @@ mod tests {
         assert_eq!(n.aliases, ["api", "web"]);
         assert_eq!(n.ipv4.as_deref(), Some("10.1.0.5"));
         assert_eq!(n.driver_opts, [("a".to_string(), "b".to_string())]);
-        for bad in ["", "alias=x", "name=x,bogus=1", "name=x,junk"] {
+        for bad in ["", "alias=x", "name=x,bogus=1", "name=x,junk", "name=x,driver-opt=junk", "name=x,\"a"] {
             assert!(NetworkAttachment::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_long_form_is_read_as_the_docker_cli_reads_it() {
+        // Lowercased whole, trimmed, one CSV record.
+        let n = NetworkAttachment::parse("Name=Backend, alias = Api ,\"driver-opt=K=A,B\"").unwrap();
+        assert_eq!((n.name.as_str(), &n.aliases[..]), ("backend", &["api".to_string()][..]));
+        assert_eq!(n.driver_opts, [("k".to_string(), "a,b".to_string())]);
+        // Only a word=word pair makes the long form; anything else is a name as typed.
+        for name in ["MyNet", "a=", "=x", "a=-b"] {
+            assert_eq!(NetworkAttachment::parse(name).unwrap().name, name);
+        }
+        assert!(NetworkAttachment::parse("x-y=z").unwrap_err().contains("unknown key \"x-y\""));
     }
 }

@@ -178,6 +178,24 @@ fn check_combinations(r: &RunRequest) -> Result<(), String> {
     {
         return Err("--memory-swap must be at least --memory (it counts memory plus swap)".into());
     }
+    // The per-container network flags apply to the first network; the docker CLI will
+    // not take one together with the same setting in that network's long form.
+    if let Some(first) = r.networks.first() {
+        for (flag, legacy, long) in [
+            ("--network-alias", !r.network_aliases.is_empty(), !first.aliases.is_empty()),
+            ("--ip", r.ip.is_some(), first.ipv4.is_some()),
+            ("--ip6", r.ip6.is_some(), first.ipv6.is_some()),
+            ("--link-local-ip", !r.link_local_ips.is_empty(), !first.link_local_ips.is_empty()),
+            ("--mac-address", r.mac_address.is_some(), first.mac_address.is_some()),
+        ] {
+            if legacy && long {
+                return Err(format!(
+                    "conflicting options: {flag} and the same setting in --network {}'s long form (give it once)",
+                    first.name
+                ));
+            }
+        }
+    }
     if let (Some(mem), Some(res)) = (r.memory, r.memory_reservation)
         && mem > 0
         && res > mem
@@ -256,6 +274,14 @@ mod tests {
         assert!(err(&["--cpus", "1", "--cpu-quota", "50000", "img:1"]).contains("conflicting"));
         assert!(err(&["-m", "1g", "--memory-swap", "512m", "img:1"]).contains("--memory-swap"));
         assert!(err(&["-m", "1g", "--memory-reservation", "2g", "img:1"]).contains("--memory-reservation"));
+        let both = err(&["--network", "name=n,alias=a", "--network-alias", "b", "img:1"]);
+        assert!(both.contains("conflicting options: --network-alias"), "{both}");
+        assert!(err(&["--network", "name=n,ip=10.0.0.2", "--ip", "10.0.0.3", "img:1"]).contains("--ip "));
+        // On another network than the first, the long form is that network's own.
+        assert_eq!(
+            ok(&["--network", "m", "--network", "name=n,alias=a", "--network-alias", "b", "img:1"]).networks.len(),
+            2
+        );
     }
 
     #[test]

@@ -80,6 +80,13 @@ fn networks_are_the_projects_own() {
     // A network merely called host is the project's proj_host, not the host's.
     assert_eq!(s.req.networks[0].name, "proj_host");
     assert_eq!(s.req.networks[0].aliases, ["x"]);
+    // As Compose sends them: names and aliases keep their case (the docker CLI's long
+    // --network form would lowercase them), and driver options may hold commas.
+    let s = ok("services:\n  w:\n    image: app:1\n    networks:\n      Back:\n        aliases: [Api]\n        \
+                driver_opts: {k: \"a,b\"}\n        gw_priority: 5\nnetworks:\n  Back: {}\n");
+    let n = &s.req.networks[0];
+    assert_eq!((n.name.as_str(), &n.aliases[..], n.gw_priority), ("proj_Back", &["Api".to_string()][..], Some(5)));
+    assert_eq!(n.driver_opts, [("k".to_string(), "a,b".to_string())]);
     let s = ok("services:\n  w:\n    image: app:1\n    network_mode: service:db\n");
     assert_eq!(s.req.networks[0].name, "container:db");
     assert!(s.networks.is_empty());

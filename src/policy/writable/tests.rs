@@ -62,7 +62,9 @@ fn host(image: ImageFacts, euid: u32) -> Host {
 }
 
 fn harden_with(args: &[&str], profile: &Profile, host: &Host) -> Result<Plan, Vec<Refusal>> {
-    harden(&parse_for_test(args).unwrap(), profile, host)
+    let plan = harden(&parse_for_test(args).unwrap(), profile, host)?;
+    crate::plan::round_trip::assert_round_trips(&plan, profile, host);
+    Ok(plan)
 }
 
 fn plan(args: &[&str], host: &Host) -> Plan {
