@@ -26,8 +26,9 @@ const CONNECT_SECS: u64 = 5;
 const MAX_RSS_KIB: i64 = 50 << 10;
 
 /// Every request a `hardrun run` makes, as the fake names them; each is a target below.
-const RUN_REQUESTS: [&str; 10] = [
+const RUN_REQUESTS: [&str; 11] = [
     "GET /version",
+    "GET /containers/json",
     "GET /networks",
     "GET /info",
     "GET /images/{name}/json",
@@ -217,15 +218,19 @@ fn the_wait() {
     every_fault_on("POST /containers/{id}/wait", &Fault::ALL);
 }
 
-/// The logs and the inspect after the exit feed only the watch's report: whatever they
-/// are, the run ends with the container's own exit code, in time and in memory.
+/// The logs and the inspect after the exit feed only the watch's report, and the sweep
+/// of dead owners' containers runs in the background: whatever they get, the run ends
+/// with the container's own exit code, in time and in memory.
 #[test]
-fn the_logs_and_the_last_inspect() {
+fn the_logs_the_last_inspect_and_the_sweep() {
     let Some(d) = daemon() else { return };
-    for (target, fault) in Fault::ALL
-        .into_iter()
-        .flat_map(|f| [("GET /containers/{id}/logs", f.clone()), ("GET /containers/{id}/json", f)])
-    {
+    for (target, fault) in Fault::ALL.into_iter().flat_map(|f| {
+        [
+            ("GET /containers/{id}/logs", f.clone()),
+            ("GET /containers/{id}/json", f.clone()),
+            ("GET /containers/json", f),
+        ]
+    }) {
         let scope = Scope::new();
         let fake = FakeDaemon::start(Some((target, fault.clone())));
         let r = run(&fake, &run_args(&d, &scope), Duration::from_secs(30));
