@@ -24,6 +24,7 @@ mod request;
 mod run_args;
 mod sanitize;
 mod seccomp;
+mod timing;
 mod verify;
 mod yaml;
 mod yaml_nesting;
@@ -38,6 +39,7 @@ use cli::{Cli, Command, ExportCommand};
 const EXIT_HARDRUN: i32 = 125;
 
 fn main() {
+    timing::init();
     let code = match parse() {
         Ok(cli) => match dispatch(&cli) {
             Ok(code) => code,

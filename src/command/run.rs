@@ -64,8 +64,11 @@ impl<'a> Invocation<'a> {
         // Refuse what can be refused before the daemon is touched: nothing is created.
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
+        crate::timing::mark("parse");
         let engine = Engine::connect(endpoint).await?;
+        crate::timing::mark("connect");
         let (plan, facts) = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
+        crate::timing::mark("gate");
         let apparmor_on_host = host.apparmor == Some(true);
         self.report(&plan);
         super::prepare::bind_sources(&plan.prepare)?;

@@ -210,6 +210,7 @@ impl Engine {
         if let Err(e) = after_start.before_start(self, &id).await {
             return Err(self.discard(&id, e).await);
         }
+        crate::timing::mark("create");
         if life.detach {
             let (started, caught) = shielded(self.start(&id), signals).await;
             if let Err(e) = started {
@@ -255,6 +256,7 @@ impl Engine {
         };
         let before = Failure::BeforeRunning;
         let (attached, caught) = shielded(self.attach(id, &streams), signals).await;
+        crate::timing::mark("attach");
         let attached = attached.map_err(before)?;
         if let Some(sig) = caught {
             return Err(before(interrupted(sig, "while attaching")));
@@ -262,12 +264,14 @@ impl Engine {
         // Wait for removal with --rm, so that when hardrun returns nothing is left.
         let condition = if life.auto_remove { "removed" } else { "next-exit" };
         let (waiter, caught) = shielded(self.wait_registered(id, condition), signals).await;
+        crate::timing::mark("register-wait");
         let waiter = waiter.map_err(before)?;
         if let Some(sig) = caught {
             return Err(before(interrupted(sig, "while preparing to wait")));
         }
         let raw_mode = if life.tty && life.attach_stdin { Some(RawMode::enable()) } else { None };
         let (started, caught) = shielded(self.start(id), signals).await;
+        crate::timing::mark("start");
         if let Err(e) = started {
             drop(raw_mode);
             return Err(before(e));
@@ -280,6 +284,7 @@ impl Engine {
             drop(raw_mode);
             return Err(before(e));
         }
+        crate::timing::mark("verify");
         if life.tty {
             self.resize(id).await;
         }
@@ -305,9 +310,15 @@ impl Engine {
             }
         };
         drop(raw_mode);
+        crate::timing::mark("exit");
         match ended.map_err(Failure::AfterRunning)? {
             End::Detached => Ok(0),
-            End::Closed => waiter.code().await.map_err(Failure::AfterRunning),
+            End::Closed => {
+                let code = waiter.code().await.map_err(Failure::AfterRunning);
+                // With --rm the wait ends once the daemon removed the container.
+                crate::timing::mark(if life.auto_remove { "remove" } else { "wait" });
+                code
+            }
         }
     }
 
