@@ -18,6 +18,7 @@ mod image;
 mod kube;
 mod learn;
 mod plan;
+mod plugin;
 mod policy;
 mod profile;
 mod request;
@@ -52,7 +53,22 @@ fn main() {
 }
 
 fn parse() -> Result<Cli, i32> {
-    let matches = Cli::command().try_get_matches().map_err(clap_failure)?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Asked by the docker CLI, whatever the file is called: the answer is all it reads.
+    if args.get(1).is_some_and(|a| a == plugin::METADATA) {
+        println!("{}", plugin::metadata());
+        return Err(0);
+    }
+    let mut cli = Cli::command();
+    if let Some((hardrun_args, config)) = plugin::as_hardrun(&args) {
+        args = hardrun_args;
+        cli = cli.bin_name("docker hardrun");
+        if let Some(dir) = config {
+            // SAFETY: no other thread exists yet; everything after reads DOCKER_CONFIG.
+            unsafe { std::env::set_var("DOCKER_CONFIG", dir) };
+        }
+    }
+    let matches = cli.try_get_matches_from(args).map_err(clap_failure)?;
     Cli::from_arg_matches(&matches).map_err(clap_failure)
 }
 
@@ -141,10 +157,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             let check = |text: &str| apparmor::check_syntax(text).map_err(|e| e.to_string());
             export(cmd, apparmor::BUNDLED, "AppArmor", bounded_file::TEXT_MAX, &check)
         }
-        Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut std::io::stdout());
-            Ok(0)
-        }
+        Command::Completions(cmd) => command::completions::run(cmd, &command::env),
+        Command::Man(cmd) => command::man::run(cmd, &command::env),
+        Command::InstallPlugin(cmd) => command::install_plugin::run(cmd, &command::env),
         Command::Run(cmd) => {
             let mut inv = command::run::Invocation::new(
                 |cwd| cmd.docker.to_request(cwd, &command::env),
