@@ -209,15 +209,17 @@ pub enum IsolatedDefault {
 
 /// Chooses the network that gives containers no route to each other at the least cost,
 /// from what the daemon says its default bridge is (`None`: not asked, or it has none).
-/// Judged on the network's facts, never its name. Docker refuses `--ip`, `--ip6` and
-/// `--network-alias` on its default bridge, so a request with them keeps hardrun's own.
+/// Judged on the network's facts, never its name. Docker refuses `--ip`, `--ip6`,
+/// `--link-local-ip` and `--network-alias` on its default bridge, so a request with them
+/// keeps hardrun's own.
 pub fn isolated_default(default_bridge: Option<&NetworkFacts>, req: &RunRequest) -> (IsolatedDefault, &'static str) {
-    let user_only = req.ip.is_some() || req.ip6.is_some() || !req.network_aliases.is_empty();
+    let user_only =
+        req.ip.is_some() || req.ip6.is_some() || !req.link_local_ips.is_empty() || !req.network_aliases.is_empty();
     match default_bridge {
         Some(f) if f.driver == "bridge" && !f.icc && user_only => (
             IsolatedDefault::Own,
-            "hardrun's own bridge, no traffic between containers: --ip, --ip6 and --network-alias need a \
-             user-defined network",
+            "hardrun's own bridge, no traffic between containers: --ip, --ip6, --link-local-ip and \
+             --network-alias need a user-defined network",
         ),
         Some(f) if f.driver == "bridge" && !f.icc => (
             IsolatedDefault::Bridge,
@@ -229,8 +231,7 @@ pub fn isolated_default(default_bridge: Option<&NetworkFacts>, req: &RunRequest)
             "hardrun's own bridge, no traffic between containers: the daemon's default bridge lets containers reach \
              each other (set \"icc\": false in daemon.json to use it instead, which also starts containers faster)",
         ),
-        Some(_) => (IsolatedDefault::Own, "hardrun's own bridge, no traffic between containers"),
-        None => (IsolatedDefault::Own, "hardrun's own bridge, no traffic between containers"),
+        _ => (IsolatedDefault::Own, "hardrun's own bridge, no traffic between containers"),
     }
 }
 

@@ -511,8 +511,10 @@ fn the_isolated_default_is_the_default_bridge_when_it_keeps_containers_apart() {
     let odd = NetworkFacts { driver: "macvlan".into(), ..bridge(false) };
     assert_eq!(isolated_default(Some(&odd), &req).0, IsolatedDefault::Own, "only a bridge's icc means anything");
     assert!(isolated_default(Some(&bridge(true)), &req).1.contains("\"icc\": false"), "the reason names the fix");
-    let with_ip = parse_for_test(&["--ip", "10.1.2.3", "img:1"]).unwrap();
-    assert_eq!(isolated_default(Some(&bridge(false)), &with_ip).0, IsolatedDefault::Own);
+    for flags in [&["--ip", "10.1.2.3"][..], &["--ip6", "fd00::3"], &["--link-local-ip", "169.254.1.1"]] {
+        let with_ip = parse_for_test(&[flags, &["img:1"]].concat()).unwrap();
+        assert_eq!(isolated_default(Some(&bridge(false)), &with_ip).0, IsolatedDefault::Own, "{flags:?}");
+    }
 
     let apart = Host { default_bridge: Some(bridge(false)), isolated_network: Some("0123abcd".into()), ..host() };
     let p = plan_with(&["img:1"], &profile("default"), &apart).unwrap();
