@@ -63,29 +63,51 @@ pub async fn run(cmd: &AuditCommand, global: &Global) -> Result<i32> {
     Ok(if failing > 0 { 1 } else { 0 })
 }
 
-/// A header per container, then one line per finding; a summary at the end.
+/// A header per container with its real findings, one line each; then the informational
+/// findings grouped, one line per kind however many containers share it (so the real
+/// ones stand out); a summary at the end.
 fn table(reports: &[Report], profile: &str) -> String {
     use crate::sanitize::escape;
     let mut out = String::new();
     for r in reports {
-        let count = match (r.failing(), r.findings.len() - r.failing()) {
-            (0, 0) => "nothing found".to_string(),
-            (n, 0) => format!("{n} finding(s)"),
-            (n, i) => format!("{n} finding(s), {i} informational"),
+        let count = match r.failing() {
+            0 => "nothing found".to_string(),
+            n => format!("{n} finding(s)"),
         };
         // Names, images and findings quote the daemon's answers: escaped, one line each.
         let (name, id, image) = (escape(&r.name), escape(&r.id), escape(&r.image));
         out.push_str(&format!("{name} ({id}, {image}): {count}\n"));
-        for f in &r.findings {
-            let tag = if f.informational { "info: " } else { "" };
+        for f in r.findings.iter().filter(|f| !f.informational) {
             let key =
                 f.profile_key.as_ref().map(|k| format!(" (or allow it with the profile key {k})")).unwrap_or_default();
             let cis = f.cis.unwrap_or("-");
             let text = format!("{}: {}; fix: {}{key}", f.detail, f.why, f.fix);
-            out.push_str(&format!("  {cis:<5} {tag}{}\n", escape(&text)));
+            out.push_str(&format!("  {cis:<5} {}\n", escape(&text)));
         }
+    }
+    for (f, names) in informational(reports) {
+        let shown: Vec<String> = names.iter().take(3).map(|n| escape(n)).collect();
+        let more = if names.len() > 3 { format!(", {} more", names.len() - 3) } else { String::new() };
+        let cis = f.cis.map(|c| format!(" ({c})")).unwrap_or_default();
+        let line = format!("{}: {}{more}; {}", f.detail, shown.join(", "), f.fix);
+        out.push_str(&format!("info: {} container(s){cis}, {}\n", names.len(), escape(&line)));
     }
     let failing: usize = reports.iter().map(Report::failing).sum();
     out.push_str(&format!("audited {} container(s) against profile {profile}: {failing} finding(s)\n", reports.len()));
     out
+}
+
+/// Informational findings alike in kind and detail, with the containers that have them,
+/// in the order first met.
+fn informational(reports: &[Report]) -> Vec<(&Finding, Vec<&str>)> {
+    let mut groups: Vec<(&Finding, Vec<&str>)> = Vec::new();
+    for r in reports {
+        for f in r.findings.iter().filter(|f| f.informational) {
+            match groups.iter_mut().find(|(g, _)| g.check == f.check && g.detail == f.detail) {
+                Some((_, names)) => names.push(&r.name),
+                None => groups.push((f, vec![&r.name])),
+            }
+        }
+    }
+    groups
 }

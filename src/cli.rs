@@ -88,11 +88,12 @@ pub enum Command {
     /// Export, list and check AppArmor profiles
     #[command(subcommand)]
     Apparmor(ExportCommand),
-    /// Print shell completions
-    Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
+    /// Print shell completions (bash, zsh, fish...), or install them with --install
+    Completions(CompletionsCommand),
+    /// Print hardrun's manual page (roff), or install the pages with --install
+    Man(ManCommand),
+    /// Install hardrun as a docker CLI plugin, so `docker hardrun run ...` works
+    InstallPlugin(InstallPluginCommand),
     /// Report how the Docker daemon is set up: what protects the host, what is missing, how to fix it
     Doctor(DoctorCommand),
     /// Remove containers that hardrun runs killed before start left behind (never started,
@@ -109,6 +110,41 @@ pub enum Command {
     /// --profile); with --check, run it under a profile and say whether it works
     #[command(args_override_self = true)]
     Learn(LearnCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsCommand {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+    /// Write them where the shell loads them from (bash, zsh and fish), instead of printing
+    #[arg(long)]
+    pub install: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManCommand {
+    /// The command whose page to print (`run` prints hardrun-run(1)); the main page without
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// Write every page into DIR/man1 (default: ~/.local/share/man), instead of printing
+    #[arg(long)]
+    pub install: bool,
+    /// The manual folder for --install
+    #[arg(long, value_name = "DIR", requires = "install")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallPluginCommand {
+    /// The docker CLI's plugin folder (default: $DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Copy the binary instead of linking to it
+    #[arg(long)]
+    pub copy: bool,
+    /// Replace a docker-hardrun that is not a link to this binary
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

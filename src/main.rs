@@ -19,12 +19,14 @@ mod image;
 mod kube;
 mod learn;
 mod plan;
+mod plugin;
 mod policy;
 mod profile;
 mod request;
 mod run_args;
 mod sanitize;
 mod seccomp;
+mod timing;
 mod verify;
 mod yaml;
 mod yaml_nesting;
@@ -41,6 +43,7 @@ const EXIT_HARDRUN: i32 = error::EXIT_FAILED;
 
 fn main() {
     error::exit_quietly_on_closed_output();
+    timing::init();
     let code = match parse() {
         Ok(cli) => match dispatch(&cli) {
             Ok(code) => code,
@@ -55,7 +58,22 @@ fn main() {
 }
 
 fn parse() -> Result<Cli, i32> {
-    let matches = Cli::command().try_get_matches().map_err(clap_failure)?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Asked by the docker CLI, whatever the file is called: the answer is all it reads.
+    if args.get(1).is_some_and(|a| a == plugin::METADATA) {
+        println!("{}", plugin::metadata());
+        return Err(0);
+    }
+    let mut cli = Cli::command();
+    if let Some((hardrun_args, config)) = plugin::as_hardrun(&args) {
+        args = hardrun_args;
+        cli = cli.bin_name("docker hardrun");
+        if let Some(dir) = config {
+            // SAFETY: no other thread exists yet; everything after reads DOCKER_CONFIG.
+            unsafe { std::env::set_var("DOCKER_CONFIG", dir) };
+        }
+    }
+    let matches = cli.try_get_matches_from(args).map_err(clap_failure)?;
     Cli::from_arg_matches(&matches).map_err(clap_failure)
 }
 
@@ -125,13 +143,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             let check = |text: &str| apparmor::check_syntax(text).map_err(|e| e.to_string());
             export(cmd, apparmor::BUNDLED, "AppArmor", bounded_file::TEXT_MAX, &check)
         }
-        Command::Completions { shell } => {
-            // Generated in memory: the generator panics on a failed write.
-            let mut text = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "hardrun", &mut text);
-            error::write_stdout(&text)?;
-            Ok(0)
-        }
+        Command::Completions(cmd) => command::completions::run(cmd, &command::env),
+        Command::Man(cmd) => command::man::run(cmd, &command::env),
+        Command::InstallPlugin(cmd) => command::install_plugin::run(cmd, &command::env),
         Command::Run(cmd) => {
             let mut inv = command::run::Invocation::new(
                 |cwd| cmd.docker.to_request(cwd, &command::env),

@@ -130,3 +130,26 @@ fn an_unreachable_daemon_is_one_line_and_125() {
         assert!(o.stdout().is_empty());
     }
 }
+
+#[test]
+fn informational_findings_are_one_line_for_all_containers() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let names: Vec<String> = (0..3).map(|i| s.name(&format!("audit-info{i}"))).collect();
+    for n in &names {
+        docker(["create", "--name", n, "-l", &s.label, &d.image_root, "sleep", "30"]);
+    }
+    let mut args = vec!["audit"];
+    args.extend(names.iter().map(String::as_str));
+    let o = hardrun(args).run().status(1);
+    let out = o.stdout();
+    let info: Vec<&str> = out.lines().filter(|l| l.starts_with("info: ")).collect();
+    assert_eq!(info.len(), 1, "{out}");
+    assert!(info[0].starts_with("info: 3 container(s) (5.26), no health check: "), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("  5.26")), "{out}");
+    // The real findings keep their line under each container (root, no limits...).
+    for n in &names {
+        let header = out.lines().position(|l| l.starts_with(&format!("{n} ("))).unwrap();
+        assert!(out.lines().nth(header + 1).is_some_and(|l| l.starts_with("  5.")), "{out}");
+    }
+}

@@ -289,3 +289,24 @@ fn flags_an_old_daemon_would_drop_are_errors() {
         .stderr_has("--mac-address needs Engine API 1.44");
     assert!(s.containers().is_empty());
 }
+
+#[test]
+fn timing_names_each_phase_only_when_asked() {
+    let Some(d) = daemon() else { return };
+    let s = Scope::new();
+    let o = hardrun(run_args(&s, &d.image, &["true"])).env("HARDRUN_TIMING", "1").run().success();
+    let phases: Vec<String> = o
+        .stderr()
+        .lines()
+        .filter_map(|l| l.strip_prefix("hardrun: timing: "))
+        .map(|l| {
+            let (phase, ms) = l.split_once(' ').unwrap();
+            assert!(ms.parse::<f64>().is_ok_and(|m| m >= 0.0), "{l}");
+            phase.to_string()
+        })
+        .collect();
+    let want = ["parse", "connect", "gate", "create", "attach", "register-wait", "start", "verify", "exit", "remove"];
+    assert_eq!(phases, want);
+    let quiet = hardrun(run_args(&s, &d.image, &["true"])).run().success();
+    assert!(!quiet.stderr().contains("timing"), "{}", quiet.stderr());
+}

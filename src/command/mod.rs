@@ -1,10 +1,13 @@
 //! hardrun's commands, one file each; `main` dispatches to them.
 
+pub mod completions;
 pub mod compose;
 pub mod export;
 pub mod gate;
 pub mod image;
+pub mod install_plugin;
 pub mod learn;
+pub mod man;
 pub mod plan;
 pub mod prepare;
 pub mod profile;

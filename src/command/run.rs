@@ -65,12 +65,15 @@ impl<'a> Invocation<'a> {
         // Refuse what can be refused before the daemon is touched: nothing is created.
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
+        crate::timing::mark("parse");
         interrupt::enter(Phase::Connecting);
         let engine = Engine::connect(endpoint).await?;
         interrupt::connected(&engine);
+        crate::timing::mark("connect");
         // Containers of runs killed before they started, swept while this run proceeds.
         engine.sweep_in_background();
         let (plan, facts) = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
+        crate::timing::mark("gate");
         let apparmor_on_host = host.apparmor == Some(true);
         self.report(&plan);
         super::prepare::bind_sources(&plan.prepare)?;
@@ -130,16 +133,21 @@ impl<'a> Invocation<'a> {
     async fn daemon_facts(&self, engine: &Engine, host: &mut Host, mode: Mode) -> Result<DaemonFacts> {
         let wants_network =
             self.req.networks.is_empty() && self.profile.network.default == crate::policy::ISOLATED_NETWORK;
-        let network = async {
-            match (wants_network, mode) {
-                (true, Mode::Run) => engine.isolated_network().await.map(Some),
-                (true, Mode::Plan) => engine.find_isolated_network().await,
-                (false, _) => Ok(None),
-            }
-        };
-        let (facts, network) = tokio::join!(engine.daemon_facts(), network);
+        // The default bridge decides whether hardrun's own network is needed; both are
+        // looked up at once, and the network is created only when it is.
+        let bridge = async { if wants_network { engine.find_network("bridge").await } else { Ok(None) } };
+        let own = async { if wants_network { engine.find_isolated_network().await } else { Ok(None) } };
+        let (facts, bridge, own) = tokio::join!(engine.daemon_facts(), bridge, own);
         let facts = facts?;
-        host.isolated_network = network?;
+        host.default_bridge = bridge?;
+        let needs_own =
+            policy::isolated_default(host.default_bridge.as_ref(), &self.req).0 == policy::IsolatedDefault::Own;
+        host.isolated_network = match (wants_network && needs_own, own?, mode) {
+            (false, _, _) => None,
+            (true, Some(id), _) => Some(id),
+            (true, None, Mode::Run) => Some(engine.isolated_network().await?),
+            (true, None, Mode::Plan) => None,
+        };
         host.apparmor = Some(facts.apparmor);
         if facts.apparmor && mode == Mode::Run {
             self.ensure_apparmor(engine, host)?;
@@ -248,10 +256,10 @@ impl<'a> Invocation<'a> {
         for n in &plan.notices {
             eprintln!("hardrun: note: {}", escape(n));
         }
-        if self.verbose > 1 {
-            for d in &plan.decisions {
-                eprintln!("hardrun: {}", escape(&format!("{}: {} ({})", d.control, d.value, d.source)));
-            }
+        // -v names the network chosen and why (it decides how fast the container starts).
+        let shown = |d: &&crate::plan::Decision| self.verbose > 1 || (self.verbose > 0 && d.control == "network");
+        for d in plan.decisions.iter().filter(shown) {
+            eprintln!("hardrun: {}", escape(&format!("{}: {} ({})", d.control, d.value, d.source)));
         }
     }
 }

@@ -242,6 +242,7 @@ impl Engine {
         if let Err(e) = after_start.before_start(self, &id).await {
             return Err(self.discard(&id, e).await);
         }
+        crate::timing::mark("create");
         if life.detach {
             interrupt::enter(Phase::Starting);
             let (started, caught) = shielded(self.start(&id), signals).await;
@@ -293,6 +294,7 @@ impl Engine {
         let before = Failure::BeforeRunning;
         interrupt::enter(Phase::Attaching);
         let (attached, caught) = shielded(self.attach(id, &streams), signals).await;
+        crate::timing::mark("attach");
         let attached = attached.map_err(before)?;
         if let Some(sig) = caught {
             return Err(before(interrupted(sig, "while attaching")));
@@ -301,6 +303,7 @@ impl Engine {
         let condition = if life.auto_remove { "removed" } else { "next-exit" };
         interrupt::enter(Phase::Waiting);
         let (waiter, caught) = shielded(self.wait_registered(id, condition), signals).await;
+        crate::timing::mark("register-wait");
         let waiter = waiter.map_err(before)?;
         if let Some(sig) = caught {
             return Err(before(interrupted(sig, "while preparing to wait")));
@@ -308,6 +311,7 @@ impl Engine {
         let raw_mode = if life.tty && life.attach_stdin { Some(RawMode::enable()) } else { None };
         interrupt::enter(Phase::Starting);
         let (started, caught) = shielded(self.start(id), signals).await;
+        crate::timing::mark("start");
         if let Err(e) = started {
             drop(raw_mode);
             return Err(before(e));
@@ -321,6 +325,7 @@ impl Engine {
             drop(raw_mode);
             return Err(before(e));
         }
+        crate::timing::mark("verify");
         // Running attached: signals are forwarded to the container (or, without the
         // proxy, leave it running), as docker does.
         interrupt::handed_over(id);
@@ -382,20 +387,26 @@ impl Engine {
             }
         };
         drop(raw_mode);
+        crate::timing::mark("exit");
         interrupt::enter(Phase::Exiting);
         match ended.map_err(Failure::AfterRunning)? {
             End::Detached => Ok(0),
-            End::Closed => match exited {
-                Some(code) => code.map_err(Failure::AfterRunning),
-                // The output ended first: the answer follows at once, or the daemon fails.
-                None => match tokio::time::timeout(client::call_deadline(), answer).await {
-                    Ok(code) => code.map_err(Failure::AfterRunning),
-                    Err(_) => Err(Failure::AfterRunning(anyhow!(
-                        "waiting for the container: the daemon did not give its exit status within {}s of its output ending",
-                        client::call_deadline().as_secs()
-                    ))),
-                },
-            },
+            End::Closed => {
+                let code = match exited {
+                    Some(code) => code.map_err(Failure::AfterRunning),
+                    // The output ended first: the answer follows at once, or the daemon fails.
+                    None => match tokio::time::timeout(client::call_deadline(), answer).await {
+                        Ok(code) => code.map_err(Failure::AfterRunning),
+                        Err(_) => Err(Failure::AfterRunning(anyhow!(
+                            "waiting for the container: the daemon did not give its exit status within {}s of its output ending",
+                            client::call_deadline().as_secs()
+                        ))),
+                    },
+                };
+                // With --rm the wait ends once the daemon removed the container.
+                crate::timing::mark(if life.auto_remove { "remove" } else { "wait" });
+                code
+            }
         }
     }
 

@@ -66,6 +66,8 @@ impl Engine {
                 id: n.id.unwrap_or_default(),
                 name: n.name.unwrap_or_default(),
                 driver: n.driver.unwrap_or_default(),
+                // Unset means the bridge driver's default: on.
+                icc: n.options.as_ref().and_then(|o| o.get(NO_ICC)).is_none_or(|v| v != "false"),
             })),
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(anyhow!("looking up network {term}: {}", describe(&e))),
@@ -106,5 +108,61 @@ mod tests {
     fn creation_times_sort_by_value() {
         assert!(created_key("2026-11-28T10:00:00.45Z") < created_key("2026-11-28T10:00:00.5Z"));
         assert!(created_key("2026-11-28T10:00:00Z") < created_key("2026-11-28T10:00:01.1Z"));
+    }
+}
+
+/// Against the real daemon: a bridge created with inter-container traffic off is read as
+/// such and is one hardrun's isolated default may use; the daemon's own `bridge` is
+/// judged from the same facts `docker network inspect` prints.
+#[cfg(test)]
+mod daemon_tests {
+    use std::process::Command;
+
+    use crate::cli::Global;
+    use crate::engine::{Engine, endpoint};
+    use crate::policy::{IsolatedDefault, isolated_default};
+
+    fn docker(args: &[&str]) -> Option<String> {
+        let out = Command::new("docker").args(args).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Removes the test network even when an assertion fails.
+    struct Net(String);
+    impl Drop for Net {
+        fn drop(&mut self) {
+            let _ = docker(&["network", "rm", &self.0]);
+        }
+    }
+
+    #[test]
+    fn the_default_choice_follows_the_networks_icc_fact() {
+        if docker(&["version", "--format", "{{.Server.APIVersion}}"]).is_none() {
+            let required = std::env::var("HARDRUN_REQUIRE_DOCKER").as_deref() == Ok("1");
+            assert!(!required, "HARDRUN_REQUIRE_DOCKER=1 but the Docker daemon is not reachable");
+            eprintln!("SKIPPED (no daemon test): the Docker daemon is not reachable");
+            return;
+        }
+        let run = std::env::var("HARDRUN_TEST_RUN").unwrap_or_else(|_| "local".into());
+        let name = format!("hardrun-test-noicc-{run}-{}", std::process::id());
+        let label = format!("hardrun-test={run}-noicc");
+        docker(&["network", "create", "--label", &label, "-o", "com.docker.network.bridge.enable_icc=false", &name])
+            .expect("docker network create");
+        let _net = Net(name.clone());
+        let req = crate::run_args::parse_for_test(&["img:1"]).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (apart, bridge) = rt.block_on(async {
+            let ep = endpoint::resolve(&Global::default(), &|k| std::env::var(k).ok()).unwrap();
+            let engine = Engine::connect(ep).await.unwrap();
+            (engine.find_network(&name).await.unwrap().unwrap(), engine.find_network("bridge").await.unwrap())
+        });
+        assert!(!apart.icc);
+        assert_eq!(isolated_default(Some(&apart), &req).0, IsolatedDefault::Bridge);
+        let bridge_icc = docker(&["network", "inspect", "bridge", "-f", "{{json .Options}}"]).unwrap();
+        let expected = match bridge_icc.contains("\"com.docker.network.bridge.enable_icc\":\"false\"") {
+            true => IsolatedDefault::Bridge,
+            false => IsolatedDefault::Own,
+        };
+        assert_eq!(isolated_default(bridge.as_ref(), &req).0, expected, "{bridge_icc}");
     }
 }

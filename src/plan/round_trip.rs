@@ -135,7 +135,7 @@ fn resolve_networks(plan: &Plan, profile: &mut Profile, host: &mut Host) {
         let isolated = crate::policy::ISOLATED_NETWORK;
         let facts = known.unwrap_or_else(|| {
             let name = if host.isolated_network.as_deref() == Some(term.as_str()) { isolated } else { term.as_str() };
-            crate::policy::NetworkFacts { id: term.clone(), name: name.into(), driver: "bridge".into() }
+            crate::policy::NetworkFacts { id: term.clone(), name: name.into(), driver: "bridge".into(), icc: true }
         });
         if facts.name == isolated {
             profile.network.allow.push(isolated.into());
@@ -213,9 +213,9 @@ mod tests {
 
     fn host() -> Host {
         let id = "b4c4e9d0a1f2e3d4c5b6a7980123456789abcdef0123456789abcdef01234567";
-        let backend = NetworkFacts { id: id.into(), name: "backend".into(), driver: "bridge".into() };
+        let backend = NetworkFacts { id: id.into(), name: "backend".into(), driver: "bridge".into(), icc: true };
         let id = "f00dfeed00000000000000000000000000000000000000000000000000000001";
-        let frontend = NetworkFacts { id: id.into(), name: "frontend".into(), driver: "bridge".into() };
+        let frontend = NetworkFacts { id: id.into(), name: "frontend".into(), driver: "bridge".into(), icc: true };
         let donor = crate::policy::MountFacts {
             kind: "volume".into(),
             source: "/var/lib/docker/volumes/shared/_data".into(),

@@ -252,8 +252,12 @@ fn published_ports_are_counted_on_ranges_against_the_ceiling() {
 #[test]
 fn networks_are_judged_by_what_the_daemon_resolved() {
     let mut h = host();
-    let facts =
-        |id: &str, name: &str, driver: &str| NetworkFacts { id: id.into(), name: name.into(), driver: driver.into() };
+    let facts = |id: &str, name: &str, driver: &str| NetworkFacts {
+        id: id.into(),
+        name: name.into(),
+        driver: driver.into(),
+        icc: true,
+    };
     h.networks.insert("c6da57ad44c1".into(), facts("c6da57ad44c1aaaa", "host", "host"));
     h.networks.insert("1779f68e".into(), facts("1779f68eaaaa", "none", "null"));
     h.networks.insert("c680".into(), facts("c680aaaa", "bridge", "bridge"));

@@ -35,6 +35,7 @@ use crate::plan::{Decision, Expectation, Lifecycle, Plan, Prepare, SeccompSource
 use crate::profile::Profile;
 use crate::request::RunRequest;
 pub use network::ISOLATED as ISOLATED_NETWORK;
+pub use network::{IsolatedDefault, isolated_default};
 pub use refusal::Refusal;
 
 /// A named volume as the daemon reports it.
@@ -83,6 +84,9 @@ pub struct NetworkFacts {
     pub name: String,
     /// `bridge`, `host`, `null`, `macvlan`, `ipvlan`, `overlay` or a plugin's.
     pub driver: String,
+    /// Whether containers on it may reach each other (a bridge's
+    /// `com.docker.network.bridge.enable_icc`, on unless set to false).
+    pub icc: bool,
 }
 
 /// The image's configuration and what the gate learnt about it, once it is local.
@@ -119,6 +123,8 @@ pub struct Host {
     pub files: BTreeMap<PathBuf, String>,
     /// hardrun's own isolated network, when the engine created or found it.
     pub isolated_network: Option<String>,
+    /// The daemon's default `bridge` network, when the daemon was asked and has one.
+    pub default_bridge: Option<NetworkFacts>,
     /// Networks named by `--network` (or the profile's default), as the daemon resolved
     /// them, keyed by the name, ID or ID prefix given; a term the daemon does not know is
     /// absent.

@@ -9,7 +9,7 @@ pub(super) fn profile(name: &str) -> Profile {
 }
 
 pub(super) fn host() -> Host {
-    let backend = NetworkFacts { id: BACKEND_ID.into(), name: "backend".into(), driver: "bridge".into() };
+    let backend = NetworkFacts { id: BACKEND_ID.into(), name: "backend".into(), driver: "bridge".into(), icc: true };
     Host {
         cwd: "/home/dev/project".into(),
         home: Some("/home/dev".into()),
@@ -502,6 +502,46 @@ fn a_root_default_user_needs_remapped_users_too() {
 fn the_floating_tag_hint_names_a_fixed_tag() {
     let r = refusals(&["registry.example.com/api:latest"]);
     assert!(r[0].contains("e.g. registry.example.com/api:1.2.3"), "{r:?}");
+}
+
+#[test]
+fn the_isolated_default_is_the_default_bridge_when_it_keeps_containers_apart() {
+    let bridge = |icc: bool| NetworkFacts { id: "d0c0".into(), name: "bridge".into(), driver: "bridge".into(), icc };
+    let req = parse_for_test(&["img:1"]).unwrap();
+    assert_eq!(isolated_default(Some(&bridge(false)), &req).0, IsolatedDefault::Bridge);
+    assert_eq!(isolated_default(Some(&bridge(true)), &req).0, IsolatedDefault::Own);
+    assert_eq!(isolated_default(None, &req).0, IsolatedDefault::Own, "not asked: hardrun's own, as before");
+    let odd = NetworkFacts { driver: "macvlan".into(), ..bridge(false) };
+    assert_eq!(isolated_default(Some(&odd), &req).0, IsolatedDefault::Own, "only a bridge's icc means anything");
+    assert!(isolated_default(Some(&bridge(true)), &req).1.contains("\"icc\": false"), "the reason names the fix");
+    for flags in [&["--ip", "10.1.2.3"][..], &["--ip6", "fd00::3"], &["--link-local-ip", "169.254.1.1"]] {
+        let with_ip = parse_for_test(&[flags, &["img:1"]].concat()).unwrap();
+        assert_eq!(isolated_default(Some(&bridge(false)), &with_ip).0, IsolatedDefault::Own, "{flags:?}");
+    }
+
+    let apart = Host { default_bridge: Some(bridge(false)), isolated_network: Some("0123abcd".into()), ..host() };
+    let p = plan_with(&["img:1"], &profile("default"), &apart).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some("default"), "the default bridge, as docker names it");
+    let d = p.decisions.iter().find(|d| d.control == "network").unwrap();
+    assert!(d.value.starts_with("bridge: ") && d.value.contains("icc"), "{}", d.value);
+
+    let open = Host { default_bridge: Some(bridge(true)), isolated_network: Some("0123abcd".into()), ..host() };
+    let p = plan_with(&["img:1"], &profile("default"), &open).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some("0123abcd"));
+    let d = p.decisions.iter().find(|d| d.control == "network").unwrap();
+    assert!(d.value.starts_with("hardrun: "), "{}", d.value);
+
+    // An explicit --network is the user's choice, whatever the bridge is.
+    let p = plan_with(&["--network", "backend", "img:1"], &profile("default"), &apart).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some(BACKEND_ID));
+    // A profile that allows no bridge still gets it as the form its own default takes.
+    let mut no_bridge = profile("default");
+    no_bridge.network.allow = vec!["none".into()];
+    let p = plan_with(&["img:1"], &no_bridge, &apart).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some("default"));
+    // Docker allows no --ip or --network-alias on its default bridge.
+    let p = plan_with(&["--network-alias", "api", "img:1"], &profile("default"), &apart).unwrap();
+    assert_eq!(hc(&p).network_mode.as_deref(), Some("0123abcd"));
 }
 
 #[test]

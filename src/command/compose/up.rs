@@ -217,7 +217,7 @@ impl Up<'_> {
                 None if project.is_external(&def) => continue,
                 None => {
                     let driver = def.get("driver").and_then(|d| d.as_str()).unwrap_or("bridge").to_string();
-                    crate::policy::NetworkFacts { id: real.clone(), name: real.clone(), driver }
+                    crate::policy::NetworkFacts { id: real.clone(), name: real.clone(), driver, icc: true }
                 }
             };
             facts.networks.insert(real, found);
