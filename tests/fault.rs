@@ -26,10 +26,11 @@ const CONNECT_SECS: u64 = 5;
 const MAX_RSS_KIB: i64 = 50 << 10;
 
 /// Every request a `hardrun run` makes, as the fake names them; each is a target below.
-const RUN_REQUESTS: [&str; 11] = [
+const RUN_REQUESTS: [&str; 12] = [
     "GET /version",
     "GET /containers/json",
     "GET /networks",
+    "GET /networks/bridge",
     "GET /info",
     "GET /images/{name}/json",
     "POST /containers/create",
@@ -184,6 +185,11 @@ fn the_version_probe() {
 #[test]
 fn the_network_lookup() {
     every_fault_on("GET /networks", &Fault::ALL);
+}
+
+#[test]
+fn the_default_bridge_lookup() {
+    every_fault_on("GET /networks/bridge", &Fault::ALL);
 }
 
 #[test]
