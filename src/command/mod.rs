@@ -9,6 +9,7 @@ pub mod plan;
 pub mod prepare;
 pub mod profile;
 pub mod run;
+pub mod signature;
 pub mod verified;
 pub mod watch;
 

@@ -56,7 +56,7 @@ impl<'a> Invocation<'a> {
         Ok(Invocation { req, profile, global, quiet, verbose, create_only, verify: !create_only, watch })
     }
 
-    pub async fn execute(self) -> Result<i32> {
+    pub async fn execute(mut self) -> Result<i32> {
         let mut signals = Signals::install()?;
         let endpoint = endpoint::resolve(self.global, &env)?;
         let cwd = cwd()?;
@@ -65,6 +65,11 @@ impl<'a> Invocation<'a> {
         policy::harden(&self.req, &self.profile, &host).map_err(Refused)?;
 
         let engine = Engine::connect(endpoint).await?;
+        // Verified before anything is pulled or created; from here on the verified digest
+        // is what runs, whatever the tag names meanwhile.
+        if let Some(pinned) = self.verify_signature(&engine).await? {
+            self.req.image = pinned.familiar();
+        }
         let (plan, facts) = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
         let apparmor_on_host = host.apparmor == Some(true);
         self.report(&plan);
@@ -86,6 +91,38 @@ impl<'a> Invocation<'a> {
             watch.after_exit(&engine, code).await;
         }
         Ok(code)
+    }
+
+    /// `image.signatures` (or `--disable-content-trust=false`): the image's signature
+    /// verified, and the `repo@digest` it was verified as, to create from.
+    async fn verify_signature(&self, engine: &Engine) -> Result<Option<ImageRef>> {
+        use super::signature::Outcome;
+        let policy = &self.profile.image.signatures;
+        if !policy.required && self.req.disable_content_trust != Some(false) {
+            return Ok(None);
+        }
+        let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
+        // The digest the local image was pulled as is what `--pull missing` would run.
+        let local = match (&image.digest, self.req.pull) {
+            (None, crate::request::PullPolicy::Missing | crate::request::PullPolicy::Never) => {
+                engine.image(&self.req.image).await?.and_then(|f| image.digest_among(&f.repo_digests))
+            }
+            _ => None,
+        };
+        let cache = crate::image::signature::cache::VerdictCache::new(&super::cache_home());
+        match super::signature::check(&image, &self.req.image, policy, local, &cache).await? {
+            Outcome::Anything(_) => Ok(None),
+            Outcome::Refused(r) => Err(Refused(vec![*r]).into()),
+            Outcome::Verified { accepted, cached, pinned, .. } => {
+                if !(self.quiet || self.req.quiet) {
+                    let by: Vec<String> = accepted.iter().map(|a| format!("{} ({})", a.key_path, a.key_kind)).collect();
+                    let from = if cached { ", verdict cached" } else { "" };
+                    let line = format!("verified {} signed by {}{from}", pinned.familiar(), by.join(" and "));
+                    eprintln!("hardrun: {}", crate::sanitize::escape(&line));
+                }
+                Ok(Some(pinned))
+            }
+        }
     }
 
     /// The plan with everything the daemon knows (the image's facts, volumes, networks),

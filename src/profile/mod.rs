@@ -4,6 +4,7 @@
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod signatures;
 pub mod trust;
 
 pub use load::Loader;

@@ -133,6 +133,8 @@ pub struct ImageRule {
     pub secrets: SecretsRule,
     pub minimal: bool,
     pub scan: Option<Scan>,
+    /// `image.signatures`, filled by the loader (it reads the key files).
+    pub signatures: crate::image::signature::SignaturePolicy,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -472,6 +474,7 @@ pub fn resolve(
         secrets: img.secrets.unwrap_or(SecretsRule::Refuse),
         minimal: img.minimal.unwrap_or(false),
         scan,
+        signatures: Default::default(),
     };
 
     if file.no_new_privileges == Some(false) {

@@ -1,0 +1,157 @@
+//! Signature verification as `run`, `create` and `image verify` do it: the rule the
+//! profile sets for the image, the digest that will run (the one given, the one the
+//! local image was pulled as, else the registry's answer for the tag), the verdict
+//! (from the cache, else the registry), and the `repo@digest` reference to create from.
+
+use anyhow::Result;
+
+use crate::image::ImageRef;
+use crate::image::signature::cache::VerdictCache;
+use crate::image::signature::judge::{self, Accepted, Rejected};
+use crate::image::signature::policy::{Requirement, Rule};
+use crate::image::signature::registry::{Registry, RegistryError};
+use crate::image::signature::{SignaturePolicy, fetch};
+use crate::policy::Refusal;
+
+/// What a check found.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The rule accepts any image (`insecureAcceptAnything`): nothing was fetched.
+    Anything(Requirement),
+    /// Verified: run `pinned`, nothing else.
+    Verified { requirement: Requirement, digest: String, accepted: Vec<Accepted>, cached: bool, pinned: ImageRef },
+    /// Not verified: the refusal says what, why, which keys, which setting.
+    Refused(Box<Refusal>),
+}
+
+/// Verifies `image` (as typed: `typed`) under `policy`. `local_digest` is the digest the
+/// local image was pulled as (its RepoDigests), used when the tag is not to be
+/// re-resolved: then a cached verdict costs no network round trip.
+pub async fn check(
+    image: &ImageRef,
+    typed: &str,
+    policy: &SignaturePolicy,
+    local_digest: Option<String>,
+    cache: &VerdictCache,
+) -> Result<Outcome> {
+    let requirement = policy.requirement(image);
+    let refuse = |why: String, requirement: &Requirement, digest: Option<&str>| {
+        let asked = match digest {
+            Some(d) => format!("{} ({d})", crate::sanitize::line(typed, 120)),
+            None => crate::sanitize::line(typed, 120),
+        };
+        let fix = match requirement.rule {
+            Rule::Reject => format!("the policy rejects every image there ({})", requirement.source),
+            _ => format!(
+                "expected a cosign signature by {} ({}); sign it with `cosign sign --key KEY {}@DIGEST` or \
+                 change that setting",
+                requirement.expected(),
+                requirement.source,
+                image.repository()
+            ),
+        };
+        Outcome::Refused(Box::new(Refusal::never(asked, why, fix)))
+    };
+    let sets = match &requirement.rule {
+        Rule::Anything => return Ok(Outcome::Anything(requirement)),
+        Rule::Reject => return Ok(refuse("its signature policy rejects it".into(), &requirement, None)),
+        Rule::Signed(sets) if sets.iter().any(|s| s.keys.is_empty()) => {
+            return Ok(refuse("no key is configured to verify it with".into(), &requirement, None));
+        }
+        Rule::Signed(sets) => sets.clone(),
+    };
+    let credentials = crate::engine::auth::credentials(&crate::engine::endpoint::config_dir(&super::env), image);
+    let registry = Registry::new(&image.domain, &image.path, policy.plain_http_allowed(&image.domain), credentials)
+        .map_err(|e| anyhow::anyhow!("cannot verify the signature of {typed}: {e}"))?;
+    let unreachable = |e: RegistryError, requirement: &Requirement| {
+        refuse(format!("its signature cannot be checked: {e}"), requirement, None)
+    };
+    let digest = match image.digest.clone().or(local_digest) {
+        Some(d) => d,
+        None => match fetch::digest_of(&registry, image.tag.as_deref().unwrap_or("latest")).await {
+            Ok(d) => d,
+            Err(RegistryError::Status(404)) => {
+                return Ok(refuse("the registry has no such tag to verify".into(), &requirement, None));
+            }
+            Err(e) => return Ok(unreachable(e, &requirement)),
+        },
+    };
+    let rule = requirement.fingerprint();
+    let pinned = ImageRef { tag: None, digest: Some(digest.clone()), ..image.clone() };
+    if let Some(accepted) = cache.get(&digest, &rule) {
+        return Ok(Outcome::Verified { requirement, digest, accepted, cached: true, pinned });
+    }
+    let (signed, unreadable) = match fetch::signatures(&registry, &digest).await {
+        Ok(found) => found,
+        Err(e) => return Ok(unreachable(e, &requirement)),
+    };
+    let repository = image.repository();
+    let mut accepted = Vec::new();
+    for set in &sets {
+        let repo = set.same_repository.then_some(repository.as_str());
+        match judge::judge(&digest, &signed, &set.keys, repo) {
+            Ok(a) => accepted.push(a),
+            Err(r) => {
+                let mut why = r.describe();
+                if r == Rejected::Unsigned && !unreadable.is_empty() {
+                    why += &format!(" (unreadable: {})", unreadable.join("; "));
+                }
+                return Ok(refuse(why, &requirement, Some(&digest)));
+            }
+        }
+    }
+    cache.put(&digest, &rule, &accepted);
+    Ok(Outcome::Verified { requirement, digest, accepted, cached: false, pinned })
+}
+
+/// `hardrun image verify IMAGE`: the verdict under the profile's keys, whether or not the
+/// profile requires signatures. The tag is always resolved through the registry (what a
+/// pull would get now); a verified digest's verdict is cached like a run's.
+pub async fn verify(cmd: &crate::cli::ImageVerifyCommand, global: &crate::cli::Global) -> Result<i32> {
+    use crate::cli::ReportFormat;
+    let cwd = super::cwd()?;
+    let profile = super::load_profile(global, &crate::profile::Loader::standard(&cwd, &super::env))?;
+    let image = ImageRef::parse(&cmd.image).map_err(anyhow::Error::msg)?;
+    let cache = VerdictCache::new(&super::cache_home());
+    let outcome = check(&image, &cmd.image, &profile.image.signatures, None, &cache).await?;
+    let report = match &outcome {
+        Outcome::Anything(r) => serde_json::json!({
+            "image": cmd.image, "verified": false, "needed": false, "rule": r.source,
+        }),
+        Outcome::Verified { requirement, digest, accepted, cached, pinned } => serde_json::json!({
+            "image": cmd.image, "verified": true, "digest": digest, "run_as": pinned.familiar(),
+            "rule": requirement.source, "signed_by": accepted, "cached": cached,
+        }),
+        Outcome::Refused(r) => serde_json::json!({
+            "image": cmd.image, "verified": false, "refusal": r.to_string(),
+        }),
+    };
+    match cmd.format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Table => match &outcome {
+            Outcome::Anything(r) => println!("{}: no signature needed ({})", cmd.image, r.source),
+            Outcome::Verified { requirement, digest, accepted, cached, pinned } => {
+                println!("{}: verified", crate::sanitize::escape(&cmd.image));
+                println!("  digest     {digest}");
+                println!("  runs as    {}", pinned.familiar());
+                for a in accepted {
+                    println!(
+                        "  signed by  {} ({}, {})",
+                        crate::sanitize::escape(&a.key_path),
+                        a.key_kind,
+                        a.key_fingerprint
+                    );
+                    if !a.docker_reference.is_empty() {
+                        println!("  signed as  {}", crate::sanitize::escape(&a.docker_reference));
+                    }
+                }
+                println!("  rule       {}{}", requirement.source, if *cached { " (verdict cached)" } else { "" });
+            }
+            Outcome::Refused(r) => println!("{r}"),
+        },
+    }
+    Ok(match outcome {
+        Outcome::Refused(_) => 1,
+        _ => 0,
+    })
+}

@@ -1,0 +1,374 @@
+//! Cosign signatures against the real local registry (Debian's docker-registry, started by
+//! tests/run): each test pushes its own repository, signs it with keys it generates,
+//! writing the signature objects through the registry's HTTP API exactly as cosign lays
+//! them out (`sha256-<hex>.sig`: an OCI manifest whose layers are simple-signing
+//! payloads, the signature in the `dev.cosignproject.cosign/signature` annotation).
+//! Hostile answers too large to push (a manifest that never ends) come from a loopback
+//! listener of the test's own.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use common::{Scope, Test, daemon, docker, hardrun, inspect};
+use p256::ecdsa::signature::Signer as _;
+use p256::pkcs8::EncodePublicKey as _;
+use sha2::{Digest as _, Sha256};
+
+static N: AtomicUsize = AtomicUsize::new(0);
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn sha256(b: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(b)))
+}
+
+/// A plain HTTP/1.1 request to the loopback registry: (status, headers, body).
+fn http(registry: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(registry).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {registry}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += &format!("Content-Length: {}\r\n\r\n", body.len());
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, out[split + 4..].to_vec())
+}
+
+/// Uploads a blob (POST then PUT, the distribution API's monolithic upload).
+fn put_blob(registry: &str, repo: &str, bytes: &[u8]) -> String {
+    let digest = sha256(bytes);
+    let (status, head, _) = http(registry, "POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"");
+    assert_eq!(status, 202, "{head}");
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+        .unwrap()
+        .trim()
+        .to_string();
+    let path = location.split_once("://").map_or(location.as_str(), |(_, r)| &r[r.find('/').unwrap()..]).to_string();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, head, _) = http(
+        registry,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        &[("Content-Type", "application/octet-stream")],
+        bytes,
+    );
+    assert_eq!(status, 201, "{head}");
+    digest
+}
+
+/// The key pair a test signs with, and its public half in a file.
+struct Key {
+    sk: p256::ecdsa::SigningKey,
+    path: String,
+}
+
+fn key(dir: &Path, name: &str) -> Key {
+    let seed: [u8; 32] =
+        Sha256::digest(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))).into();
+    let sk = p256::ecdsa::SigningKey::from_slice(&seed).unwrap();
+    let path = dir.join(format!("{name}.pub"));
+    std::fs::write(&path, sk.verifying_key().to_public_key_pem(Default::default()).unwrap()).unwrap();
+    Key { sk, path: path.display().to_string() }
+}
+
+/// A simple-signing payload, as `cosign sign` writes it.
+fn payload(reference: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "critical": {
+            "identity": {"docker-reference": reference},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": null
+    }))
+    .unwrap()
+}
+
+/// Stores `layers` (payload, signature) as the signature manifest of `digest`.
+fn attach(registry: &str, repo: &str, digest: &str, layers: &[(Vec<u8>, String)]) {
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    for (payload, signature) in layers {
+        let d = put_blob(registry, repo, payload);
+        diff_ids.push(d.clone());
+        descriptors.push(serde_json::json!({
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "size": payload.len(),
+            "digest": d,
+            "annotations": {"dev.cosignproject.cosign/signature": signature}
+        }));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "", "os": "", "config": {}, "rootfs": {"type": "layers", "diff_ids": diff_ids}
+    }))
+    .unwrap();
+    let config_digest = put_blob(registry, repo, &config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": config_digest},
+        "layers": descriptors
+    }))
+    .unwrap();
+    let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let (status, head, _) = http(
+        registry,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &manifest,
+    );
+    assert_eq!(status, 201, "{head}");
+}
+
+fn sign(k: &Key, payload: Vec<u8>) -> (Vec<u8>, String) {
+    let sig: p256::ecdsa::Signature = k.sk.sign(&payload);
+    (payload, base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes()))
+}
+
+/// A repository of this test holding `image` at tag 1, not left local under that name:
+/// (reference by tag, repository path, the digest docker pushed).
+fn pushed(registry: &str, image: &str, name: &str) -> (String, String, String) {
+    let run = std::env::var("HARDRUN_TEST_RUN").unwrap_or_else(|_| "local".into());
+    let repo = format!("hardrun-test/sig-{name}-{run}-{}", std::process::id());
+    let reference = format!("{registry}/{repo}:1");
+    docker(["tag", image, &reference]);
+    docker(["push", "-q", &reference]);
+    let digests = docker(["image", "inspect", "--format", "{{json .RepoDigests}}", &reference]);
+    docker(["image", "rm", &reference]);
+    let digests: Vec<String> = serde_json::from_str(digests.trim()).unwrap();
+    let prefix = format!("{registry}/{repo}@");
+    let digest = digests.iter().find_map(|d| d.strip_prefix(&prefix)).expect("pushed digest").to_string();
+    (reference, repo, digest)
+}
+
+fn profile(dir: &Path, yaml: &str) -> String {
+    let path = dir.join(format!("p{}.yaml", N.fetch_add(1, Ordering::SeqCst)));
+    std::fs::write(&path, format!("extends: default\n{yaml}")).unwrap();
+    path.display().to_string()
+}
+
+fn requiring(dir: &Path, keys: &[&Key]) -> String {
+    let list: Vec<&str> = keys.iter().map(|k| k.path.as_str()).collect();
+    profile(dir, &format!("image:\n  signatures:\n    required: true\n    keys: [{}]\n", list.join(", ")))
+}
+
+/// hardrun with the test's own cache folder (verdicts are cached there).
+fn hr<I: IntoIterator<Item = S>, S: AsRef<str>>(cache: &Path, args: I) -> Test {
+    hardrun(args).env("XDG_CACHE_HOME", cache.to_str().unwrap())
+}
+
+fn registry() -> Option<(common::Daemon, String)> {
+    let d = daemon()?;
+    match d.registry.clone() {
+        Some(r) => Some((d, r)),
+        None => {
+            assert!(std::env::var("HARDRUN_REQUIRE_DOCKER").as_deref() != Ok("1"), "tests/run starts a registry");
+            eprintln!("SKIPPED (no registry): run tests/run to start the local registry");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_good_signature_verifies_and_the_verified_digest_is_what_runs() {
+    let Some((d, reg)) = registry() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, repo, digest) = pushed(&reg, &d.image, "good");
+    let k = key(tmp.path(), "signer");
+    attach(&reg, &repo, &digest, &[sign(&k, payload(&format!("{reg}/{repo}"), &digest))]);
+    let p = requiring(tmp.path(), &[&k]);
+
+    let v = hr(tmp.path(), ["--profile-file", &p, "image", "verify", "--format", "json", &reference]).run().success();
+    let j = v.json();
+    assert_eq!(j["verified"], true);
+    assert_eq!(j["digest"], digest.as_str());
+    assert_eq!(j["signed_by"][0]["key_path"], k.path.as_str());
+    assert_eq!(j["run_as"], format!("{reg}/{repo}@{digest}"));
+    assert_eq!(j["cached"], false);
+    hr(tmp.path(), ["--profile-file", &p, "image", "verify", &reference])
+        .run()
+        .success()
+        .stdout_has(&format!("signed by  {}", k.path))
+        .stdout_has("(verdict cached)");
+
+    let s = Scope::new();
+    let o = hr(tmp.path(), ["--profile-file", &p, "run", "-d", "-l", &s.label, &reference, "sleep", "30"])
+        .run()
+        .success()
+        .stderr_has(&format!("verified {reg}/{repo}@{digest} signed by {}", k.path));
+    let id = o.stdout().trim().to_string();
+    assert_eq!(inspect(&id)["Config"]["Image"], format!("{reg}/{repo}@{digest}"), "created from the digest");
+
+    // The plan names the step; --disable-content-trust=false asks for the same.
+    hr(tmp.path(), ["--profile-file", &p, "plan", &reference]).run().success().stdout_has("image signature");
+    let keys_only = profile(tmp.path(), &format!("image:\n  signatures:\n    keys: [{}]\n", k.path));
+    hr(
+        tmp.path(),
+        [
+            "--profile-file",
+            &keys_only,
+            "run",
+            "--rm",
+            "-l",
+            &s.label,
+            "--disable-content-trust=false",
+            &reference,
+            "true",
+        ],
+    )
+    .run()
+    .success()
+    .stderr_has("verified");
+    let _ = docker(["image", "rm", &format!("{reg}/{repo}@{digest}")]);
+}
+
+#[test]
+fn wrong_keys_digests_and_missing_signatures_are_refused_before_anything_is_created() {
+    let Some((d, reg)) = registry() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, repo, digest) = pushed(&reg, &d.image, "bad");
+    let (other_ref, other_repo, other_digest) = pushed(&reg, &d.image_root, "other");
+    let trusted = key(tmp.path(), "trusted");
+    let stranger = key(tmp.path(), "stranger");
+    let p = requiring(tmp.path(), &[&trusted]);
+    let s = Scope::new();
+    let refused = |image: &str, why: &str| {
+        hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, image, "true"])
+            .run()
+            .fails()
+            .stderr_has(why)
+            .stderr_has(&trusted.path)
+            .stderr_has("image.signatures.keys")
+            .stderr_has("nothing was created");
+        assert!(s.containers().is_empty());
+        hr(tmp.path(), ["--profile-file", &p, "image", "verify", "--format", "json", image])
+            .run()
+            .status(1)
+            .stdout_has(why);
+    };
+    refused(&reference, "it has no cosign signature");
+
+    // Signed by a key the profile does not trust.
+    attach(&reg, &repo, &digest, &[sign(&stranger, payload(&reference, &digest))]);
+    refused(&reference, "none of its 1 signature(s) verifies with a trusted key");
+
+    // A trusted signature of another digest, stored under this digest's tag.
+    attach(&reg, &other_repo, &other_digest, &[sign(&trusted, payload(&other_ref, &digest))]);
+    refused(&other_ref, "a trusted key signed another manifest");
+
+    // A payload the trusted key signed that is not a simple-signing payload.
+    attach(&reg, &repo, &digest, &[sign(&trusted, b"{not json".to_vec())]);
+    refused(&reference, "its signed payload is unusable");
+
+    // A layer declaring a huge payload is not fetched; the registry holds it for real.
+    let huge = vec![b' '; 5 << 20];
+    let huge_digest = put_blob(&reg, &repo, &huge);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": huge.len(), "digest": huge_digest},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "size": huge.len(),
+            "digest": huge_digest, "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="}}]
+    });
+    let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let (status, head, _) = http(
+        &reg,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    assert_eq!(status, 201, "{head}");
+    refused(&reference, "more than the 256 KiB a payload may have");
+}
+
+#[test]
+fn a_tag_pushed_again_after_signing_cannot_swap_what_runs() {
+    let Some((d, reg)) = registry() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, repo, signed) = pushed(&reg, &d.image, "repush");
+    let k = key(tmp.path(), "signer");
+    attach(&reg, &repo, &signed, &[sign(&k, payload(&reference, &signed))]);
+    let p = requiring(tmp.path(), &[&k]);
+    let s = Scope::new();
+    // Pulled and verified as the signed digest...
+    hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, &reference, "true"]).run().success();
+    // ...then the tag is moved to an unsigned image.
+    docker(["tag", &d.image_root, &reference]);
+    docker(["push", "-q", &reference]);
+    docker(["image", "rm", &reference]);
+    hr(tmp.path(), ["--profile-file", &p, "run", "--pull", "always", "--rm", "-l", &s.label, &reference, "true"])
+        .run()
+        .fails()
+        .stderr_has("it has no cosign signature");
+    // What the tag named when verified still runs, by its digest, and only that.
+    let o = hr(
+        tmp.path(),
+        ["--profile-file", &p, "run", "-d", "-l", &s.label, &format!("{reg}/{repo}@{signed}"), "sleep", "30"],
+    )
+    .run()
+    .success();
+    assert_eq!(inspect(o.stdout().trim())["Config"]["Image"], format!("{reg}/{repo}@{signed}"));
+    let _ = docker(["image", "rm", &format!("{reg}/{repo}@{signed}")]);
+}
+
+#[test]
+fn a_registry_that_is_down_or_hostile_refuses_without_hanging() {
+    if daemon().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let k = key(tmp.path(), "k");
+    let p = requiring(tmp.path(), &[&k]);
+    // Down: a port nothing listens on.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let s = Scope::new();
+    hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, &format!("127.0.0.1:{port}/app:1"), "true"])
+        .run()
+        .fails()
+        .stderr_has("the registry cannot be reached");
+    // Hostile: a manifest that never ends. hardrun stops reading at its cap.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"layers\":[");
+                let chunk = vec![b' '; 1 << 16];
+                // 1 GiB at most, far past any cap; stops when hardrun hangs up.
+                for _ in 0..(1 << 14) {
+                    if conn.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let o = hr(tmp.path(), ["--profile-file", &p, "image", "verify", &format!("{addr}/app@sha256:{}", "a".repeat(64))])
+        .run()
+        .status(1)
+        .stdout_has("larger than 4096 KiB");
+    assert!(o.elapsed.as_secs() < 30, "stopped at the cap: {:?}", o.elapsed);
+    hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, &format!("{addr}/app:1"), "true"])
+        .run()
+        .fails()
+        .stderr_has("more than the 4096 KiB allowed");
+}
