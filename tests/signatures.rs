@@ -141,11 +141,31 @@ fn sign(k: &Key, payload: Vec<u8>) -> (Vec<u8>, String) {
     (payload, base64::engine::general_purpose::STANDARD.encode(sig.to_der().as_bytes()))
 }
 
+/// Removes, when dropped, every local reference to the repository (by tag and by digest;
+/// never by image ID, which the shared test images have too).
+struct Forget(String);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        let out = std::process::Command::new("docker")
+            .args(["images", "--digests", "--format", "{{.Repository}}@{{.Digest}} {{.Repository}}:{{.Tag}}", &self.0])
+            .output();
+        let refs: Vec<String> = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        for r in refs.iter().filter(|r| !r.ends_with("<none>")) {
+            let _ = std::process::Command::new("docker").args(["image", "rm", r]).output();
+        }
+    }
+}
+
 /// A repository of this test holding `image` at tag 1, not left local under that name:
-/// (reference by tag, repository path, the digest docker pushed).
-fn pushed(registry: &str, image: &str, name: &str) -> (String, String, String) {
+/// (reference by tag, repository path, the digest docker pushed). Its guard removes what
+/// was pulled from it.
+fn pushed(registry: &str, image: &str, name: &str) -> (String, String, String, Forget) {
     let run = std::env::var("HARDRUN_TEST_RUN").unwrap_or_else(|_| "local".into());
     let repo = format!("hardrun-test/sig-{name}-{run}-{}", std::process::id());
+    let forget = Forget(format!("{registry}/{repo}"));
     let reference = format!("{registry}/{repo}:1");
     docker(["tag", image, &reference]);
     docker(["push", "-q", &reference]);
@@ -154,7 +174,7 @@ fn pushed(registry: &str, image: &str, name: &str) -> (String, String, String) {
     let digests: Vec<String> = serde_json::from_str(digests.trim()).unwrap();
     let prefix = format!("{registry}/{repo}@");
     let digest = digests.iter().find_map(|d| d.strip_prefix(&prefix)).expect("pushed digest").to_string();
-    (reference, repo, digest)
+    (reference, repo, digest, forget)
 }
 
 fn profile(dir: &Path, yaml: &str) -> String {
@@ -189,7 +209,7 @@ fn registry() -> Option<(common::Daemon, String)> {
 fn a_good_signature_verifies_and_the_verified_digest_is_what_runs() {
     let Some((d, reg)) = registry() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (reference, repo, digest) = pushed(&reg, &d.image, "good");
+    let (reference, repo, digest, _forget) = pushed(&reg, &d.image, "good");
     let k = key(tmp.path(), "signer");
     attach(&reg, &repo, &digest, &[sign(&k, payload(&format!("{reg}/{repo}"), &digest))]);
     let p = requiring(tmp.path(), &[&k]);
@@ -235,15 +255,14 @@ fn a_good_signature_verifies_and_the_verified_digest_is_what_runs() {
     .run()
     .success()
     .stderr_has("verified");
-    let _ = docker(["image", "rm", &format!("{reg}/{repo}@{digest}")]);
 }
 
 #[test]
 fn wrong_keys_digests_and_missing_signatures_are_refused_before_anything_is_created() {
     let Some((d, reg)) = registry() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (reference, repo, digest) = pushed(&reg, &d.image, "bad");
-    let (other_ref, other_repo, other_digest) = pushed(&reg, &d.image_root, "other");
+    let (reference, repo, digest, _forget) = pushed(&reg, &d.image, "bad");
+    let (other_ref, other_repo, other_digest, _forget_other) = pushed(&reg, &d.image_root, "other");
     let trusted = key(tmp.path(), "trusted");
     let stranger = key(tmp.path(), "stranger");
     let p = requiring(tmp.path(), &[&trusted]);
@@ -301,7 +320,7 @@ fn wrong_keys_digests_and_missing_signatures_are_refused_before_anything_is_crea
 fn a_tag_pushed_again_after_signing_cannot_swap_what_runs() {
     let Some((d, reg)) = registry() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (reference, repo, signed) = pushed(&reg, &d.image, "repush");
+    let (reference, repo, signed, _forget) = pushed(&reg, &d.image, "repush");
     let k = key(tmp.path(), "signer");
     attach(&reg, &repo, &signed, &[sign(&k, payload(&reference, &signed))]);
     let p = requiring(tmp.path(), &[&k]);
@@ -324,7 +343,6 @@ fn a_tag_pushed_again_after_signing_cannot_swap_what_runs() {
     .run()
     .success();
     assert_eq!(inspect(o.stdout().trim())["Config"]["Image"], format!("{reg}/{repo}@{signed}"));
-    let _ = docker(["image", "rm", &format!("{reg}/{repo}@{signed}")]);
 }
 
 #[test]
@@ -371,4 +389,88 @@ fn a_registry_that_is_down_or_hostile_refuses_without_hanging() {
         .run()
         .fails()
         .stderr_has("more than the 4096 KiB allowed");
+}
+
+#[test]
+fn a_containers_policy_json_decides_per_scope() {
+    let Some((d, reg)) = registry() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, repo, digest, _forget) = pushed(&reg, &d.image, "policy");
+    let k = key(tmp.path(), "signer");
+    attach(&reg, &repo, &digest, &[sign(&k, payload(&format!("{reg}/{repo}"), &digest))]);
+    let write_policy = |name: &str, json: serde_json::Value| -> String {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+        profile(tmp.path(), &format!("image:\n  signatures:\n    required: true\n    policy: {}\n", path.display()))
+    };
+    let key_data = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&k.path).unwrap());
+    let p = write_policy(
+        "policy.json",
+        serde_json::json!({
+            "default": [{"type": "reject"}],
+            "transports": {
+                "docker": {
+                    format!("{reg}/{repo}"): [{"type": "sigstoreSigned", "keyPath": k.path, "signedIdentity": {"type": "matchRepository"}}],
+                    format!("{reg}/hardrun-test/anything"): [{"type": "insecureAcceptAnything"}],
+                    format!("{reg}/hardrun-test/by-data"): [{"type": "sigstoreSigned", "keyData": key_data}]
+                },
+                "docker-daemon": {"": [{"type": "insecureAcceptAnything"}]}
+            }
+        }),
+    );
+    let s = Scope::new();
+    // sigstoreSigned with keyPath: verified, and run by digest.
+    let o = hr(tmp.path(), ["--profile-file", &p, "run", "-d", "-l", &s.label, &reference, "sleep", "30"])
+        .run()
+        .success()
+        .stderr_has("verified");
+    assert_eq!(inspect(o.stdout().trim())["Config"]["Image"], format!("{reg}/{repo}@{digest}"));
+    hr(tmp.path(), ["--profile-file", &p, "image", "verify", "--format", "json", &reference])
+        .run()
+        .success()
+        .stdout_has(&format!("transports.docker.\\\"{reg}/{repo}\\\""));
+    // default: reject, before any registry is asked.
+    hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, &format!("{reg}/elsewhere/app:1"), "true"])
+        .run()
+        .fails()
+        .stderr_has("its signature policy rejects it")
+        .stderr_has("policy.json default");
+    // insecureAcceptAnything: nothing verified, nothing refused (the image just is not there).
+    hr(tmp.path(), ["--profile-file", &p, "image", "verify", &format!("{reg}/hardrun-test/anything:1")])
+        .run()
+        .success()
+        .stdout_has("no signature needed");
+    // keyData, for a repository nobody signed: refused as unsigned, with that key expected.
+    let moved = format!("{reg}/hardrun-test/by-data:1");
+    let _forget_moved = Forget(format!("{reg}/hardrun-test/by-data"));
+    docker(["tag", &d.image, &moved]);
+    docker(["push", "-q", &moved]);
+    docker(["image", "rm", &moved]);
+    hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, &moved, "true"])
+        .run()
+        .fails()
+        .stderr_has("it has no cosign signature")
+        .stderr_has("policy.json keyData");
+    // Unsupported requirements are errors that name them, never accepted.
+    for (req, says) in [
+        (serde_json::json!({"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k.gpg"}), "signedBy (GPG"),
+        (serde_json::json!({"type": "sigstoreSigned", "fulcio": {}}), "not supported"),
+        (serde_json::json!({"type": "somethingNew"}), "\"somethingNew\" is not supported"),
+    ] {
+        let bad = write_policy("bad.json", serde_json::json!({"default": [req]}));
+        hr(tmp.path(), ["--profile-file", &bad, "run", "--rm", &reference, "true"])
+            .run()
+            .fails()
+            .stderr_has("image.signatures.policy")
+            .stderr_has(says);
+    }
+}
+
+#[test]
+fn without_keys_content_trust_is_refused_with_the_reason() {
+    hardrun(["plan", "--disable-content-trust=false", "app:1"])
+        .run()
+        .fails()
+        .stderr_has("Notary v1")
+        .stderr_has("image.signatures.keys");
 }

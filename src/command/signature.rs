@@ -78,14 +78,14 @@ pub async fn check(
     };
     let rule = requirement.fingerprint();
     let pinned = ImageRef { tag: None, digest: Some(digest.clone()), ..image.clone() };
-    if let Some(accepted) = cache.get(&digest, &rule) {
+    let repository = image.repository();
+    if let Some(accepted) = cache.get(&repository, &digest, &rule) {
         return Ok(Outcome::Verified { requirement, digest, accepted, cached: true, pinned });
     }
     let (signed, unreadable) = match fetch::signatures(&registry, &digest).await {
         Ok(found) => found,
         Err(e) => return Ok(unreachable(e, &requirement)),
     };
-    let repository = image.repository();
     let mut accepted = Vec::new();
     for set in &sets {
         let repo = set.same_repository.then_some(repository.as_str());
@@ -100,7 +100,7 @@ pub async fn check(
             }
         }
     }
-    cache.put(&digest, &rule, &accepted);
+    cache.put(&repository, &digest, &rule, &accepted);
     Ok(Outcome::Verified { requirement, digest, accepted, cached: false, pinned })
 }
 
