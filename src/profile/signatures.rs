@@ -49,11 +49,13 @@ pub fn resolve(section: Option<SignaturesSection>, read: ReadNamed) -> Result<Si
             }
             let text =
                 read("image.signatures.policy", path).map_err(|e| invalid("image.signatures.policy", path, e))?;
+            // Key files a policy names are read (and, for a project profile, trusted)
+            // like the policy itself.
             let read_key = |p: &str| -> Result<String, String> {
                 if !p.starts_with('/') {
                     return Err("must be an absolute path".into());
                 }
-                crate::bounded_file::read_text(std::path::Path::new(p), KEY_MAX).map_err(|e| e.to_string())
+                read("image.signatures.policy", p)
             };
             let parsed = ContainersPolicy::parse(path, &text, &read_key)
                 .map_err(|e| invalid("image.signatures.policy", path, format!("{path} {e}")))?;
@@ -71,8 +73,45 @@ pub fn resolve(section: Option<SignaturesSection>, read: ReadNamed) -> Result<Si
     Ok(SignaturePolicy { required, keys, scopes, plain_http, containers })
 }
 
-/// Public key files are small; a larger file is not one.
+/// Public key files and policies are small; a larger file is neither.
 pub const KEY_MAX: u64 = 64 << 10;
+
+/// The files a profile's `image.signatures` names (key files, the policy and the keys it
+/// names), as paths resolved against `dir`: what `profile trust` records with the profile.
+pub fn named_files(section: &SignaturesSection, dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = Vec::new();
+    let scoped = section.registries.iter().flatten().flat_map(|(_, s)| s.keys.iter().flatten());
+    for p in section.keys.iter().flatten().chain(scoped) {
+        out.push(dir.join(p));
+    }
+    if let Some(policy) = &section.policy {
+        let path = dir.join(policy);
+        let text = crate::bounded_file::read_text(&path, KEY_MAX).unwrap_or_default();
+        out.push(path);
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            collect_key_paths(&v, &mut out);
+        }
+    }
+    out
+}
+
+fn collect_key_paths(v: &serde_json::Value, out: &mut Vec<std::path::PathBuf>) {
+    match v {
+        serde_json::Value::Object(o) => {
+            for (k, child) in o {
+                match (k.as_str(), child) {
+                    ("keyPath", serde_json::Value::String(p)) => out.push(p.into()),
+                    ("keyPaths", serde_json::Value::Array(a)) => {
+                        out.extend(a.iter().filter_map(|x| x.as_str()).map(std::path::PathBuf::from))
+                    }
+                    _ => collect_key_paths(child, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_key_paths(x, out)),
+        _ => {}
+    }
+}
 
 fn read_keys(key: &str, paths: Vec<String>, read: ReadNamed) -> Result<Vec<TrustedKey>, Invalid> {
     let mut out = Vec::new();
