@@ -474,3 +474,89 @@ fn without_keys_content_trust_is_refused_with_the_reason() {
         .stderr_has("Notary v1")
         .stderr_has("image.signatures.keys");
 }
+
+/// Attaches a cosign v3 Sigstore bundle (a DSSE envelope around an in-toto statement
+/// naming `subject_digest`, signed by `k`) to `digest`, as cosign does on a registry
+/// without the referrers API: the bundle manifest, then the `sha256-<hex>` index.
+fn attach_bundle(registry: &str, repo: &str, digest: &str, subject_digest: &str, k: &Key) {
+    let statement = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": format!("{registry}/{repo}"), "digest": {"sha256": subject_digest.trim_start_matches("sha256:")}}],
+        "predicateType": "https://sigstore.dev/cosign/sign/v1",
+        "predicate": {}
+    }))
+    .unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let mut pae = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), statement.len()).into_bytes();
+    pae.extend_from_slice(&statement);
+    let sig: p256::ecdsa::Signature = k.sk.sign(&pae);
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let bundle = serde_json::to_vec(&serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": ""}},
+        "dsseEnvelope": {"payload": b64(&statement), "payloadType": payload_type,
+            "signatures": [{"sig": b64(sig.to_der().as_bytes()), "keyid": ""}]}
+    }))
+    .unwrap();
+    let bundle_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    let bundle_digest = put_blob(registry, repo, &bundle);
+    let empty = put_blob(registry, repo, b"{}");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": bundle_type,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": bundle_type, "digest": bundle_digest, "size": bundle.len()}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 0}
+    }))
+    .unwrap();
+    let manifest_digest = sha256(&manifest);
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let (status, head, _) =
+        http(registry, "PUT", &format!("/v2/{repo}/manifests/{manifest_digest}"), &[("Content-Type", oci)], &manifest);
+    assert_eq!(status, 201, "{head}");
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": oci, "digest": manifest_digest, "size": manifest.len(), "artifactType": bundle_type}]
+    }))
+    .unwrap();
+    let tag = format!("sha256-{}", digest.trim_start_matches("sha256:"));
+    let (status, head, _) = http(
+        registry,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+        &index,
+    );
+    assert_eq!(status, 201, "{head}");
+}
+
+#[test]
+fn sigstore_bundles_found_through_the_referrers_tag_verify_their_subject() {
+    let Some((d, reg)) = registry() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, repo, digest, _forget) = pushed(&reg, &d.image, "bundle");
+    let (other_ref, other_repo, other_digest, _forget_other) = pushed(&reg, &d.image_root, "bundle-other");
+    let k = key(tmp.path(), "signer");
+    let p = requiring(tmp.path(), &[&k]);
+    attach_bundle(&reg, &repo, &digest, &digest, &k);
+    let j = hr(tmp.path(), ["--profile-file", &p, "image", "verify", "--format", "json", &reference])
+        .run()
+        .success()
+        .json();
+    assert_eq!((j["verified"].as_bool(), j["digest"].as_str()), (Some(true), Some(digest.as_str())));
+    assert_eq!(j["signed_by"][0]["key_path"], k.path.as_str());
+    let s = Scope::new();
+    hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, &reference, "true"])
+        .run()
+        .success()
+        .stderr_has(&format!("verified {reg}/{repo}@{digest}"));
+    // A bundle attached to this image whose statement names another image.
+    attach_bundle(&reg, &other_repo, &other_digest, &digest, &k);
+    hr(tmp.path(), ["--profile-file", &p, "run", "--rm", "-l", &s.label, &other_ref, "true"])
+        .run()
+        .fails()
+        .stderr_has("a trusted key signed another manifest");
+    assert!(s.containers().is_empty());
+}

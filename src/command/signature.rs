@@ -82,10 +82,21 @@ pub async fn check(
     if let Some(accepted) = cache.get(&repository, &digest, &rule) {
         return Ok(Outcome::Verified { requirement, digest, accepted, cached: true, pinned });
     }
-    let (signed, unreadable) = match fetch::signatures(&registry, &digest).await {
+    // Both layouts at once: the classic `.sig` tag and the bundles attached as referrers.
+    let (classic, bundles) = tokio::join!(fetch::signatures(&registry, &digest), fetch::bundles(&registry, &digest));
+    let (mut signed, mut unreadable) = match classic {
         Ok(found) => found,
         Err(e) => return Ok(unreachable(e, &requirement)),
     };
+    match bundles {
+        Ok((mut s, mut u)) => {
+            signed.append(&mut s);
+            unreadable.append(&mut u);
+        }
+        // The classic read worked, so the registry is up: a failing referrers read is
+        // one unreadable signature source, not a reason to stop.
+        Err(e) => unreadable.push(format!("bundles: {e}")),
+    }
     let mut accepted = Vec::new();
     for set in &sets {
         let repo = set.same_repository.then_some(repository.as_str());
