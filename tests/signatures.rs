@@ -560,3 +560,56 @@ fn sigstore_bundles_found_through_the_referrers_tag_verify_their_subject() {
         .stderr_has("a trusted key signed another manifest");
     assert!(s.containers().is_empty());
 }
+
+/// Takes a Compose project down (and its containers) whatever happens.
+struct ComposeDown(String);
+
+impl Drop for ComposeDown {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker-compose")
+            .args(["-p", &self.0, "-f", "/dev/null", "down", "-v", "-t", "1", "--remove-orphans"])
+            .output();
+    }
+}
+
+#[test]
+fn compose_up_verifies_each_service_and_runs_the_verified_digest() {
+    let Some((d, reg)) = registry() else { return };
+    let has_compose =
+        std::process::Command::new("docker-compose").arg("version").output().is_ok_and(|o| o.status.success());
+    if !has_compose {
+        assert!(std::env::var("HARDRUN_REQUIRE_DOCKER").as_deref() != Ok("1"), ".ci/run installs docker-compose");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, repo, digest, _forget) = pushed(&reg, &d.image, "compose");
+    let (unsigned, _, _, _forget_unsigned) = pushed(&reg, &d.image, "compose-unsigned");
+    let k = key(tmp.path(), "signer");
+    attach(&reg, &repo, &digest, &[sign(&k, payload(&reference, &digest))]);
+    let p = requiring(tmp.path(), &[&k]);
+    let s = Scope::new();
+    let project =
+        s.name("sig").to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>();
+    let _down = ComposeDown(project.clone());
+    let file = |image: &str| {
+        std::fs::write(
+            tmp.path().join("docker-compose.yml"),
+            format!("services:\n  app:\n    image: {image}\n    command: [sleep, '30']\n"),
+        )
+        .unwrap();
+    };
+    let up = || {
+        hr(tmp.path(), ["--profile-file", &p, "compose", "-p", &project, "up", "-d"])
+            .current_dir(tmp.path())
+            .timeout(std::time::Duration::from_secs(180))
+            .run()
+    };
+    file(&unsigned);
+    up().fails().stderr_has("it has no cosign signature");
+    let filter = format!("label=com.docker.compose.project={project}");
+    assert!(docker(["ps", "-aq", "--filter", &filter]).trim().is_empty(), "nothing was created");
+    file(&reference);
+    up().success();
+    let id = docker(["ps", "-q", "--filter", &filter]);
+    assert_eq!(inspect(id.trim())["Config"]["Image"], format!("{reg}/{repo}@{digest}"));
+}

@@ -96,33 +96,9 @@ impl<'a> Invocation<'a> {
     /// `image.signatures` (or `--disable-content-trust=false`): the image's signature
     /// verified, and the `repo@digest` it was verified as, to create from.
     async fn verify_signature(&self, engine: &Engine) -> Result<Option<ImageRef>> {
-        use super::signature::Outcome;
-        let policy = &self.profile.image.signatures;
-        if !policy.required && self.req.disable_content_trust != Some(false) {
-            return Ok(None);
-        }
-        let image = ImageRef::parse(&self.req.image).map_err(anyhow::Error::msg)?;
-        // The digest the local image was pulled as is what `--pull missing` would run.
-        let local = match (&image.digest, self.req.pull) {
-            (None, crate::request::PullPolicy::Missing | crate::request::PullPolicy::Never) => {
-                engine.image(&self.req.image).await?.and_then(|f| image.digest_among(&f.repo_digests))
-            }
-            _ => None,
-        };
-        let cache = crate::image::signature::cache::VerdictCache::new(&super::cache_home());
-        match super::signature::check(&image, &self.req.image, policy, local, &cache).await? {
-            Outcome::Anything(_) => Ok(None),
-            Outcome::Refused(r) => Err(Refused(vec![*r]).into()),
-            Outcome::Verified { accepted, cached, pinned, .. } => {
-                if !(self.quiet || self.req.quiet) {
-                    let by: Vec<String> = accepted.iter().map(|a| format!("{} ({})", a.key_path, a.key_kind)).collect();
-                    let from = if cached { ", verdict cached" } else { "" };
-                    let line = format!("verified {} signed by {}{from}", pinned.familiar(), by.join(" and "));
-                    eprintln!("hardrun: {}", crate::sanitize::escape(&line));
-                }
-                Ok(Some(pinned))
-            }
-        }
+        let asked = self.req.disable_content_trust == Some(false);
+        let quiet = self.quiet || self.req.quiet;
+        super::signature::before_create(engine, &self.req.image, self.req.pull, &self.profile, asked, quiet).await
     }
 
     /// The plan with everything the daemon knows (the image's facts, volumes, networks),

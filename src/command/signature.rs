@@ -115,6 +115,47 @@ pub async fn check(
     Ok(Outcome::Verified { requirement, digest, accepted, cached: false, pinned })
 }
 
+/// The check `run`, `create` and `compose up` make before anything is pulled or created,
+/// when the profile requires signatures or `--disable-content-trust=false` asks: the
+/// verified `repo@digest` to create from, `None` when nothing needs verifying, and the
+/// refusal as an error. With `--pull missing`/`never` the digest the local image was
+/// pulled as is what would run, so that is the one verified.
+pub async fn before_create(
+    engine: &crate::engine::Engine,
+    typed: &str,
+    pull: crate::request::PullPolicy,
+    profile: &crate::profile::Profile,
+    asked: bool,
+    quiet: bool,
+) -> Result<Option<ImageRef>> {
+    use crate::request::PullPolicy;
+    let policy = &profile.image.signatures;
+    if !policy.required && !asked {
+        return Ok(None);
+    }
+    let image = ImageRef::parse(typed).map_err(anyhow::Error::msg)?;
+    let local = match (&image.digest, pull) {
+        (None, PullPolicy::Missing | PullPolicy::Never) => {
+            engine.image(typed).await?.and_then(|f| image.digest_among(&f.repo_digests))
+        }
+        _ => None,
+    };
+    let cache = VerdictCache::new(&super::cache_home());
+    match check(&image, typed, policy, local, &cache).await? {
+        Outcome::Anything(_) => Ok(None),
+        Outcome::Refused(r) => Err(super::plan::Refused(vec![*r]).into()),
+        Outcome::Verified { accepted, cached, pinned, .. } => {
+            if !quiet {
+                let by: Vec<String> = accepted.iter().map(|a| format!("{} ({})", a.key_path, a.key_kind)).collect();
+                let from = if cached { ", verdict cached" } else { "" };
+                let line = format!("verified {} signed by {}{from}", pinned.familiar(), by.join(" and "));
+                eprintln!("hardrun: {}", crate::sanitize::escape(&line));
+            }
+            Ok(Some(pinned))
+        }
+    }
+}
+
 /// `hardrun image verify IMAGE`: the verdict under the profile's keys, whether or not the
 /// profile requires signatures. The tag is always resolved through the registry (what a
 /// pull would get now); a verified digest's verdict is cached like a run's.
