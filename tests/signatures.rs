@@ -613,3 +613,79 @@ fn compose_up_verifies_each_service_and_runs_the_verified_digest() {
     let id = docker(["ps", "-q", "--filter", &filter]);
     assert_eq!(inspect(id.trim())["Config"]["Image"], format!("{reg}/{repo}@{digest}"));
 }
+
+/// A loopback registry of the test's own that answers each path from `routes` (status,
+/// extra headers, body); anything else is a 404.
+fn serve(routes: Vec<(String, u16, String, Vec<u8>)>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let routes = std::sync::Arc::new(routes);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let routes = routes.clone();
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = vec![0u8; 8192];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+                let (status, headers, body) = routes
+                    .iter()
+                    .find(|(p, ..)| *p == path)
+                    .map(|(_, s, h, b)| (*s, h.clone(), b.clone()))
+                    .unwrap_or((404, String::new(), Vec::new()));
+                let _ = conn.write_all(
+                    format!(
+                        "HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                let _ = conn.write_all(&body);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn blobs_redirected_to_storage_are_followed_but_only_to_https_elsewhere() {
+    if daemon().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let k = key(tmp.path(), "k");
+    let p = requiring(tmp.path(), &[&k]);
+    let digest = format!("sha256:{}", "b".repeat(64));
+    let (payload_bytes, signature) = sign(&k, payload("app", &digest));
+    let blob = sha256(&payload_bytes);
+    let manifest = |_: ()| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "size": payload_bytes.len(),
+                "digest": blob, "annotations": {"dev.cosignproject.cosign/signature": signature}}]
+        }))
+        .unwrap()
+    };
+    let sig_path = format!("/v2/app/manifests/sha256-{}.sig", "b".repeat(64));
+    let blob_path = format!("/v2/app/blobs/{blob}");
+    // Same host, relative Location: followed.
+    let addr = serve(vec![
+        (sig_path.clone(), 200, String::new(), manifest(())),
+        (blob_path.clone(), 307, "Location: /storage/payload\r\n".into(), Vec::new()),
+        ("/storage/payload".into(), 200, String::new(), payload_bytes.clone()),
+    ]);
+    hr(tmp.path(), ["--profile-file", &p, "image", "verify", &format!("{addr}/app@{digest}")])
+        .run()
+        .success()
+        .stdout_has("verified");
+    // Another host over plain HTTP: not followed, so the signature is unreadable.
+    let addr = serve(vec![
+        (sig_path, 200, String::new(), manifest(())),
+        (blob_path, 307, "Location: http://elsewhere.invalid/payload\r\n".into(), Vec::new()),
+    ]);
+    hr(tmp.path(), ["--profile-file", &p, "image", "verify", &format!("{addr}/app@{digest}")])
+        .run()
+        .status(1)
+        .stdout_has("which is not HTTPS");
+}

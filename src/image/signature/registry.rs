@@ -12,7 +12,7 @@ use base64::Engine as _;
 use bollard::auth::DockerCredentials;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
-use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, USER_AGENT, WWW_AUTHENTICATE};
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, LOCATION, USER_AGENT, WWW_AUTHENTICATE};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -24,6 +24,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A token answer larger than this is not a token.
 const TOKEN_MAX: usize = 1 << 20;
+/// Redirects followed for one request.
+const REDIRECTS_MAX: usize = 5;
 
 /// Why a registry call failed, for a one-line refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +103,36 @@ impl Registry {
     /// `GET /v2/<repository>/<what>` (`manifests/<ref>`, `blobs/<digest>`), answering
     /// the registry's token challenge once. 4xx/5xx answers are returned, not errors.
     pub async fn get(&self, what: &str, accept: &str, cap: usize) -> Result<Answer, RegistryError> {
+        let answer = self.get_authorized(what, accept, cap).await?;
+        self.follow(answer, accept, cap).await
+    }
+
+    /// Registries send blobs from storage elsewhere (`307` to a CDN): followed a few
+    /// times, over HTTPS only, and the registry's credentials go to the registry alone.
+    async fn follow(&self, mut answer: Answer, accept: &str, cap: usize) -> Result<Answer, RegistryError> {
+        for _ in 0..REDIRECTS_MAX {
+            if !matches!(answer.status, 301 | 302 | 303 | 307 | 308) {
+                return Ok(answer);
+            }
+            let location = answer.headers.get(LOCATION).and_then(|l| l.to_str().ok()).unwrap_or_default();
+            let scheme = self.scheme.lock().expect("scheme lock").unwrap_or("https");
+            let url = if location.starts_with('/') {
+                format!("{scheme}://{}{location}", self.host)
+            } else {
+                location.to_string()
+            };
+            let same_host = url.strip_prefix(&format!("{scheme}://{}/", self.host)).is_some();
+            if !url.starts_with("https://") && !same_host {
+                let shown = crate::sanitize::line(&url, 80);
+                return Err(RegistryError::Denied(format!("it redirected to {shown}, which is not HTTPS")));
+            }
+            let auth = if same_host { self.token.lock().expect("token lock").clone() } else { None };
+            answer = self.fetch(&url, accept, auth.as_deref(), cap).await?;
+        }
+        Err(RegistryError::Unreachable(format!("more than {REDIRECTS_MAX} redirects")))
+    }
+
+    async fn get_authorized(&self, what: &str, accept: &str, cap: usize) -> Result<Answer, RegistryError> {
         let path = format!("/v2/{}/{what}", self.repository);
         let first = self.get_path(&path, accept, cap).await?;
         if first.status != 401 {
