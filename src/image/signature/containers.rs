@@ -156,3 +156,64 @@ fn req(v: &Value, at: &str, read_key: &dyn Fn(&str) -> Result<String, String>) -
         other => Err(format!("{at}: the requirement type {:?} is not supported", crate::sanitize::line(other, 40))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::pkcs8::EncodePublicKey as _;
+
+    fn pem() -> String {
+        let sk = p256::ecdsa::SigningKey::from_slice(&[4; 32]).unwrap();
+        sk.verifying_key().to_public_key_pem(Default::default()).unwrap()
+    }
+
+    fn parse(json: &str) -> Result<ContainersPolicy, String> {
+        ContainersPolicy::parse("/p.json", json, &|p: &str| {
+            if p == "/k.pub" { Ok(pem()) } else { Err(format!("{p}: no such file")) }
+        })
+    }
+
+    fn rule(p: &ContainersPolicy, image: &str) -> (Rule, String) {
+        let r = p.requirement(&ImageRef::parse(image).unwrap());
+        (r.rule, r.source)
+    }
+
+    #[test]
+    fn the_most_specific_docker_scope_decides() {
+        let signed = r#"[{"type":"sigstoreSigned","keyPath":"/k.pub"}]"#;
+        let p = parse(&format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{
+                "reg.io":[{{"type":"insecureAcceptAnything"}}],
+                "reg.io/team":{signed},
+                "reg.io/team/app:dev":[{{"type":"insecureAcceptAnything"}}],
+                "*.example.com":{signed},
+                "docker.io/library/nginx":[{{"type":"insecureAcceptAnything"}},{{"type":"reject"}}]}}}}}}"#
+        ))
+        .unwrap();
+        assert!(matches!(rule(&p, "reg.io/team/app:1").0, Rule::Signed(ref s) if s[0].same_repository));
+        assert_eq!(rule(&p, "reg.io/team/app:1").1, "/p.json transports.docker.\"reg.io/team\"");
+        assert_eq!(rule(&p, "reg.io/team/app:dev").0, Rule::Anything, "the tag's own scope first");
+        assert_eq!(rule(&p, "reg.io/other:1").0, Rule::Anything);
+        assert!(matches!(rule(&p, "a.b.example.com/x:1").0, Rule::Signed(_)), "a wildcard");
+        assert_eq!(rule(&p, "nginx:1").0, Rule::Reject, "reject wins over the rest of its list");
+        assert_eq!(rule(&p, "ghcr.io/x:1"), (Rule::Reject, "/p.json default".into()));
+    }
+
+    #[test]
+    fn what_is_not_supported_is_an_error_that_says_so() {
+        let e = |req: &str| parse(&format!(r#"{{"default":[{req}]}}"#)).unwrap_err();
+        assert!(e(r#"{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k.gpg"}"#).contains("signedBy (GPG"));
+        assert!(e(r#"{"type":"sigstoreSigned","fulcio":{}}"#).contains("not supported"));
+        assert!(e(r#"{"type":"sigstoreSigned"}"#).contains("Fulcio keyless"));
+        let remap = r#"{"type":"sigstoreSigned","keyPath":"/k.pub","signedIdentity":{"type":"remapIdentity"}}"#;
+        assert!(e(remap).contains("remapIdentity"));
+        assert!(e(r#"{"type":"sigstoreSigned","keyPath":"/missing.pub"}"#).contains("no such file"));
+        assert!(e(r#"{"type":"nope"}"#).contains("\"nope\" is not supported"));
+        assert!(parse(r#"{"default":[]}"#).unwrap_err().contains("empty list"));
+        assert!(parse(r#"{"transports":{}}"#).unwrap_err().contains("no \"default\""));
+        assert!(parse(r#"{"default":[{"type":"reject"}],"extra":1}"#).unwrap_err().contains("unknown key"));
+        let data = base64::engine::general_purpose::STANDARD.encode(pem());
+        let p = parse(&format!(r#"{{"default":[{{"type":"sigstoreSigned","keyData":"{data}"}}]}}"#)).unwrap();
+        assert!(matches!(rule(&p, "x:1").0, Rule::Signed(ref s) if s[0].keys[0].path == "policy.json keyData"));
+    }
+}
