@@ -689,3 +689,55 @@ fn blobs_redirected_to_storage_are_followed_but_only_to_https_elsewhere() {
         .status(1)
         .stdout_has("which is not HTTPS");
 }
+
+#[test]
+fn a_signed_multi_platform_index_runs_by_its_digest_and_the_host_platform_comes_from_it() {
+    let Some((d, reg)) = registry() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, repo, platform_digest, _forget) = pushed(&reg, &d.image, "index");
+    // The platform manifest as the registry holds it, listed in an index of its own.
+    let accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+    let (status, head, body) =
+        http(&reg, "GET", &format!("/v2/{repo}/manifests/{platform_digest}"), &[("Accept", accept)], b"");
+    assert_eq!(status, 200, "{head}");
+    let media_type =
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["mediaType"].as_str().unwrap().to_string();
+    let arch = docker(["image", "inspect", "--format", "{{.Architecture}}", &d.image]).trim().to_string();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [{"mediaType": media_type, "digest": platform_digest, "size": body.len(),
+            "platform": {"architecture": arch, "os": "linux"}}]
+    }))
+    .unwrap();
+    let index_digest = sha256(&index);
+    let (status, head, _) = http(
+        &reg,
+        "PUT",
+        &format!("/v2/{repo}/manifests/multi"),
+        &[("Content-Type", "application/vnd.docker.distribution.manifest.list.v2+json")],
+        &index,
+    );
+    assert_eq!(status, 201, "{head}");
+    // cosign signs what the tag names: the index.
+    let k = key(tmp.path(), "signer");
+    attach(&reg, &repo, &index_digest, &[sign(&k, payload(&format!("{reg}/{repo}"), &index_digest))]);
+    let p = requiring(tmp.path(), &[&k]);
+    let s = Scope::new();
+    let tagged = format!("{reg}/{repo}:multi");
+    let o = hr(tmp.path(), ["--profile-file", &p, "run", "-d", "-l", &s.label, &tagged, "sleep", "30"]).run().success();
+    let container = inspect(o.stdout().trim());
+    assert_eq!(container["Config"]["Image"], format!("{reg}/{repo}@{index_digest}"), "the signed index runs");
+    // The daemon resolved the platform manifest through that index: the image is the one listed.
+    let image_id = container["Image"].as_str().unwrap().to_string();
+    let listed = docker(["image", "inspect", "--format", "{{.Id}}", &d.image]);
+    assert_eq!(image_id, listed.trim());
+    // Only the index is signed: the platform manifest's own digest is not.
+    hr(
+        tmp.path(),
+        ["--profile-file", &p, "run", "--rm", "-l", &s.label, &format!("{reg}/{repo}@{platform_digest}"), "true"],
+    )
+    .run()
+    .fails()
+    .stderr_has("it has no cosign signature");
+}
