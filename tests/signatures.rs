@@ -282,6 +282,11 @@ fn wrong_keys_digests_and_missing_signatures_are_refused_before_anything_is_crea
             .stdout_has(why);
     };
     refused(&reference, "it has no cosign signature");
+    hr(tmp.path(), ["--profile-file", &p, "create", "-l", &s.label, &reference, "true"])
+        .run()
+        .fails()
+        .stderr_has("it has no cosign signature");
+    assert!(s.containers().is_empty(), "create creates nothing either");
 
     // Signed by a key the profile does not trust.
     attach(&reg, &repo, &digest, &[sign(&stranger, payload(&reference, &digest))]);
