@@ -60,21 +60,29 @@ pub async fn check(
         }
         Rule::Signed(sets) => sets.clone(),
     };
-    let credentials = crate::engine::auth::credentials(&crate::engine::endpoint::config_dir(&super::env), image);
-    let registry = Registry::new(&image.domain, &image.path, policy.plain_http_allowed(&image.domain), credentials)
-        .map_err(|e| anyhow::anyhow!("cannot verify the signature of {typed}: {e}"))?;
+    // The registry client (credentials, TLS roots) is made only when a registry is asked:
+    // a cached verdict for a known digest needs none.
+    let connect = || {
+        let credentials = crate::engine::auth::credentials(&crate::engine::endpoint::config_dir(&super::env), image);
+        Registry::new(&image.domain, &image.path, policy.plain_http_allowed(&image.domain), credentials)
+            .map_err(|e| anyhow::anyhow!("cannot verify the signature of {typed}: {e}"))
+    };
     let unreachable = |e: RegistryError, requirement: &Requirement| {
         refuse(format!("its signature cannot be checked: {e}"), requirement, None)
     };
+    let mut registry = None;
     let digest = match image.digest.clone().or(local_digest) {
         Some(d) => d,
-        None => match fetch::digest_of(&registry, image.tag.as_deref().unwrap_or("latest")).await {
-            Ok(d) => d,
-            Err(RegistryError::Status(404)) => {
-                return Ok(refuse("the registry has no such tag to verify".into(), &requirement, None));
+        None => {
+            let r = registry.insert(connect()?);
+            match fetch::digest_of(r, image.tag.as_deref().unwrap_or("latest")).await {
+                Ok(d) => d,
+                Err(RegistryError::Status(404)) => {
+                    return Ok(refuse("the registry has no such tag to verify".into(), &requirement, None));
+                }
+                Err(e) => return Ok(unreachable(e, &requirement)),
             }
-            Err(e) => return Ok(unreachable(e, &requirement)),
-        },
+        }
     };
     let rule = requirement.fingerprint();
     let pinned = ImageRef { tag: None, digest: Some(digest.clone()), ..image.clone() };
@@ -82,6 +90,10 @@ pub async fn check(
     if let Some(accepted) = cache.get(&repository, &digest, &rule) {
         return Ok(Outcome::Verified { requirement, digest, accepted, cached: true, pinned });
     }
+    let registry = match registry {
+        Some(r) => r,
+        None => connect()?,
+    };
     // Both layouts at once: the classic `.sig` tag and the bundles attached as referrers.
     let (classic, bundles) = tokio::join!(fetch::signatures(&registry, &digest), fetch::bundles(&registry, &digest));
     let (mut signed, mut unreadable) = match classic {
