@@ -311,6 +311,19 @@ pub enum ImageCommand {
     /// Run the image gate alone (what `run` checks before creating anything) and report
     /// each check with the profile key that governs it; exits 1 when the image is refused
     Check(ImageCheckCommand),
+    /// Verify the image's cosign signature with the profile's keys (image.signatures) and
+    /// show the verdict: the digest and the key that signed it; exits 1 when not verified
+    Verify(ImageVerifyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageVerifyCommand {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// The image, as `run` takes it ([REGISTRY/]NAME[:TAG][@DIGEST]); a tag is resolved
+    /// through the registry
+    pub image: String,
 }
 
 #[derive(Debug, Args)]

@@ -125,6 +125,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Image(cli::ImageCommand::Check(cmd)) => {
             block_on(guarded(command::image::check(cmd, &cli.global, cli.quiet)))
         }
+        Command::Image(cli::ImageCommand::Verify(cmd)) => {
+            block_on(guarded(command::signature::verify(cmd, &cli.global)))
+        }
         Command::Plan(cmd) => block_on(guarded(command::plan::run(cmd, &cli.global))),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
         Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", bounded_file::SECCOMP_MAX, &|text| {

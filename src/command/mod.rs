@@ -13,6 +13,7 @@ pub mod prepare;
 pub mod profile;
 pub mod prune;
 pub mod run;
+pub mod signature;
 pub mod verified;
 pub mod watch;
 

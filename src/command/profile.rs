@@ -102,7 +102,26 @@ fn trust(loader: &Loader, list: &TrustList, path: &Path) -> Result<()> {
         list.trust(&file, &bytes).map_err(anyhow::Error::msg)?;
         eprintln!("hardrun: trusted {}, the seccomp profile it names (sha256 {})", shown(&file), &sha256(&bytes)[..16]);
     }
+    for (file, bytes) in signature_files(path, &text)? {
+        list.trust(&file, &bytes).map_err(anyhow::Error::msg)?;
+        eprintln!("hardrun: trusted {}, named by image.signatures (sha256 {})", shown(&file), &sha256(&bytes)[..16]);
+    }
     Ok(())
+}
+
+/// The key files and policy `text`'s `image.signatures` names, with their content.
+fn signature_files(path: &Path, text: &str) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>> {
+    let file: ProfileFile = yaml::from_str(text).map_err(|e| anyhow!("not trusted: {}: {e}", shown(path)))?;
+    let Some(section) = file.image.and_then(|i| i.signatures) else { return Ok(Vec::new()) };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::profile::signatures::named_files(&section, dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = bounded_file::read(&f, crate::profile::signatures::KEY_MAX)
+                .map_err(|e| anyhow!("cannot read {}: {e}", shown(&f)))?;
+            Ok((f, bytes))
+        })
+        .collect()
 }
 
 /// The seccomp file `text` (the profile at `path`) names itself, with its content.
@@ -228,5 +247,31 @@ mod tests {
         std::fs::write(&sc, "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[]}").unwrap();
         let e = loader.load("api").unwrap_err().0;
         assert!(e.contains("is not trusted") && e.contains("sc.json"), "a changed seccomp file: {e}");
+    }
+
+    #[test]
+    fn trust_takes_the_signature_keys_a_profile_names_along() {
+        use p256::pkcs8::EncodePublicKey as _;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join(".hardrun/profiles");
+        std::fs::create_dir_all(&dir).unwrap();
+        let loader = project(d.path(), d.path());
+        let list = loader.trust_list().unwrap();
+        let pem = |seed: u8| {
+            let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+            sk.verifying_key().to_public_key_pem(Default::default()).unwrap()
+        };
+        let key = dir.join("cosign.pub");
+        std::fs::write(&key, pem(1)).unwrap();
+        let p = dir.join("signed.yaml");
+        std::fs::write(&p, "extends: default\nimage:\n  signatures:\n    required: true\n    keys: [cosign.pub]\n")
+            .unwrap();
+        trust(&loader, list, &p).unwrap();
+        assert!(list.is_trusted(&key, &std::fs::read(&key).unwrap()));
+        assert!(loader.load("signed").is_ok());
+        // A key swapped after the review is not used.
+        std::fs::write(&key, pem(2)).unwrap();
+        let e = loader.load("signed").unwrap_err().0;
+        assert!(e.contains("is not trusted") && e.contains("cosign.pub") && e.contains("image.signatures.keys"), "{e}");
     }
 }

@@ -57,7 +57,7 @@ impl<'a> Invocation<'a> {
         Ok(Invocation { req, profile, global, quiet, verbose, create_only, verify: !create_only, watch })
     }
 
-    pub async fn execute(self) -> Result<i32> {
+    pub async fn execute(mut self) -> Result<i32> {
         let mut signals = Signals::install()?;
         let endpoint = endpoint::resolve(self.global, &env)?;
         let cwd = cwd()?;
@@ -72,6 +72,11 @@ impl<'a> Invocation<'a> {
         crate::timing::mark("connect");
         // Containers of runs killed before they started, swept while this run proceeds.
         engine.sweep_in_background();
+        // Verified before anything is pulled or created; from here on the verified digest
+        // is what runs, whatever the tag names meanwhile.
+        if let Some(pinned) = self.verify_signature(&engine).await? {
+            self.req.image = pinned.familiar();
+        }
         let (plan, facts) = self.decide(&engine, &mut host, &mut signals, Mode::Run).await?;
         crate::timing::mark("gate");
         let apparmor_on_host = host.apparmor == Some(true);
@@ -94,6 +99,14 @@ impl<'a> Invocation<'a> {
             watch.after_exit(&engine, code).await;
         }
         Ok(code)
+    }
+
+    /// `image.signatures` (or `--disable-content-trust=false`): the image's signature
+    /// verified, and the `repo@digest` it was verified as, to create from.
+    async fn verify_signature(&self, engine: &Engine) -> Result<Option<ImageRef>> {
+        let asked = self.req.disable_content_trust == Some(false);
+        let quiet = self.quiet || self.req.quiet;
+        super::signature::before_create(engine, &self.req.image, self.req.pull, &self.profile, asked, quiet).await
     }
 
     /// The plan with everything the daemon knows (the image's facts, volumes, networks),

@@ -98,7 +98,7 @@ impl Cache {
 
 /// An entry, when it is there, parses, and was written by this user: in a shared folder
 /// (a temporary one, when no home is known) another user could plant a verdict.
-fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+pub(crate) fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     use std::os::unix::fs::MetadataExt as _;
     let (bytes, meta) = crate::bounded_file::read_with_metadata(path, crate::bounded_file::CACHE_MAX).ok()?;
     let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
@@ -109,7 +109,7 @@ fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
 }
 
 /// Write then rename, so a concurrent reader never sees half a file.
-fn write<T: Serialize>(path: &Path, value: &T) {
+pub(crate) fn write<T: Serialize>(path: &Path, value: &T) {
     let Ok(json) = serde_json::to_vec(value) else { return };
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);

@@ -324,6 +324,7 @@ mod tests {
             secrets: SecretsRule::Refuse,
             minimal: false,
             scan: None,
+            signatures: Default::default(),
         }
     }
 

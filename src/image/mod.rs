@@ -1,5 +1,5 @@
 //! Images: references and the image gate. Everything here is pure (values in, verdicts
-//! out) except `cache`, the gate's small on-disk cache.
+//! out) except `cache`, the gate's small on-disk cache, and `signature`'s registry I/O.
 
 pub mod cache;
 pub mod facts;
@@ -10,6 +10,7 @@ pub mod reference;
 pub mod scan;
 pub mod secrets;
 pub mod service_user;
+pub mod signature;
 pub mod tree;
 pub mod user;
 

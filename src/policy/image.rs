@@ -5,6 +5,7 @@
 use super::{Hardening, Refusal};
 use crate::image::ImageRef;
 use crate::image::gate::{self, Status};
+use crate::image::signature::policy::Rule;
 use crate::plan::Source;
 
 pub(super) fn apply(h: &mut Hardening) {
@@ -27,18 +28,49 @@ pub(super) fn apply(h: &mut Hardening) {
             _ => {}
         }
     }
-    if h.req.disable_content_trust == Some(false) {
-        h.refuse(Refusal::never(
-            "--disable-content-trust=false",
-            "hardrun does not verify Docker Content Trust signatures, so it cannot promise what was asked",
-            "pin images by digest instead (profile image.require_digest, `hardrun plan --pin`)",
-        ));
-    }
+    signature_step(h, &image);
     let source = h.profile_source("image.tags");
     h.decide("image", image.familiar(), source);
     h.config.image = Some(h.req.image.clone());
     h.image = Some(image);
     pin(h);
+}
+
+/// `image.signatures` (or `--disable-content-trust=false`, which asks for the same with
+/// the profile's keys): the plan records the verification `run` does before create, and
+/// refuses when there is nothing to verify with.
+fn signature_step(h: &mut Hardening, image: &ImageRef) {
+    let signatures = &h.profile.image.signatures;
+    let asked = h.req.disable_content_trust == Some(false);
+    if !signatures.required && !asked {
+        return;
+    }
+    let requirement = signatures.requirement(image);
+    let no_keys = matches!(&requirement.rule, Rule::Signed(sets) if sets.iter().any(|s| s.keys.is_empty()));
+    if no_keys {
+        h.refuse(Refusal::never(
+            "--disable-content-trust=false",
+            "Docker Content Trust (Notary v1) is being retired (Docker's notary service shuts down in December \
+             2026) and hardrun does not verify it; hardrun verifies cosign signatures instead, and the profile \
+             names no key for this image",
+            "set image.signatures.keys to the signer's cosign.pub (or image.signatures.policy to a policy.json)",
+        ));
+        return;
+    }
+    let source = if signatures.required {
+        h.profile_source(requirement.source.split(' ').next().unwrap_or("image.signatures"))
+    } else {
+        Source::Flag { flag: "--disable-content-trust=false".into() }
+    };
+    let value = match &requirement.rule {
+        Rule::Anything => format!("not needed ({})", requirement.source),
+        Rule::Reject => format!("rejected ({})", requirement.source),
+        Rule::Signed(_) => format!(
+            "a cosign signature by {} is verified before create, then the verified digest runs",
+            requirement.expected()
+        ),
+    };
+    h.decide("image signature", value, source);
 }
 
 /// `image.require_digest`: the container is created from the digest the gate resolved,

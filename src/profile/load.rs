@@ -282,8 +282,17 @@ impl Loader {
             let full = source.dir.as_ref().map_or_else(|| PathBuf::from(path), |d| d.join(path));
             Some(self.seccomp_text(&full, source))
         };
+        let signatures = file.image.as_ref().and_then(|i| i.signatures.clone());
         let mut profile = resolve::resolve(&leaf.name, file, origins.clone(), seccomp_file)
             .map_err(|e| at_line(&chain, &origins, e))?;
+        // Key files, like a seccomp file, are relative to the profile file naming them.
+        let named = |key: &str, path: &str| -> Result<String, String> {
+            let source = origins.get(key).and_then(|o| chain.iter().find(|s| &s.label == o));
+            let full = source.and_then(|s| s.dir.as_ref()).map_or_else(|| PathBuf::from(path), |d| d.join(path));
+            self.named_text(&full, source, super::signatures::KEY_MAX)
+        };
+        profile.image.signatures =
+            super::signatures::resolve(signatures, &named).map_err(|e| at_line(&chain, &origins, e))?;
         profile.files = chain.iter().rev().map(|s| (s.label.clone(), s.kind)).collect();
         untrusted.dedup();
         profile.untrusted = untrusted;
@@ -304,6 +313,23 @@ impl Loader {
         }
         let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
         Ok((path.to_path_buf(), text))
+    }
+
+    /// A file a profile key names (a signature key, a policy.json): read with a cap and,
+    /// when a project profile names it, trusted like the profile (`profile trust`).
+    fn named_text(&self, path: &Path, named_by: Option<&Source>, max: u64) -> Result<String, String> {
+        let bytes = bounded_file::read(path, max).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(source) = named_by.filter(|s| s.kind == Kind::Project)
+            && !self.trust_list().is_some_and(|t| t.is_trusted(path, &bytes))
+        {
+            return Err(format!(
+                "{} is named by a project profile and is not trusted (or changed since it was): review it, then \
+                 `hardrun profile trust {}`",
+                path.display(),
+                source.label
+            ));
+        }
+        String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8 text", path.display()))
     }
 
     /// The merged YAML of a profile chain with, for every key, the file it came from.

@@ -8,6 +8,7 @@ pub mod load;
 pub mod model;
 pub mod resolve;
 pub mod schema;
+pub mod signatures;
 pub mod trust;
 
 pub use load::Loader;

@@ -131,6 +131,8 @@ pub struct ImageRule {
     pub secrets: SecretsRule,
     pub minimal: bool,
     pub scan: Option<Scan>,
+    /// `image.signatures`, filled by the loader (it reads the key files).
+    pub signatures: crate::image::signature::SignaturePolicy,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -24,7 +24,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn invalid(key: &str, value: impl Into<String>, message: impl Into<String>) -> Invalid {
+pub(super) fn invalid(key: &str, value: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid { key: key.into(), value: value.into(), message: message.into() }
 }
 
@@ -358,6 +358,8 @@ fn image(img: schema::ImageSection) -> Result<ImageRule, Invalid> {
         secrets: img.secrets.unwrap_or(SecretsRule::Refuse),
         minimal: img.minimal.unwrap_or(false),
         scan,
+        // Filled by the loader, which reads the key files.
+        signatures: Default::default(),
     })
 }
 

@@ -163,6 +163,29 @@ pub struct ImageSection {
     pub secrets: Option<SecretsRule>,
     pub minimal: Option<bool>,
     pub scan: Option<ScanSection>,
+    pub signatures: Option<SignaturesSection>,
+}
+
+/// `image.signatures`: cosign signature verification before anything runs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignaturesSection {
+    /// Every run verifies (refuses an unsigned or wrongly signed image).
+    pub required: Option<bool>,
+    /// Public key files (cosign.pub) for images no `registries` entry names.
+    pub keys: Option<Vec<String>>,
+    /// A registry (`ghcr.io`) or repository prefix (`ghcr.io/team`) → its own keys.
+    pub registries: Option<BTreeMap<String, SignatureScopeSection>>,
+    /// Registries reached over plain HTTP for signatures (loopback ones always may be).
+    pub plain_http: Option<Vec<String>>,
+    /// A containers policy.json deciding instead of `keys`/`registries`.
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureScopeSection {
+    pub keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

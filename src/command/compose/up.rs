@@ -105,6 +105,21 @@ impl Up<'_> {
             if !selected {
                 continue;
             }
+            // A signed image is verified first, and the service then runs the verified digest.
+            let asked = svc.req.disable_content_trust == Some(false);
+            let signed = crate::command::signature::before_create(
+                &engine,
+                &svc.req.image,
+                svc.req.pull,
+                profiles.of(svc),
+                asked,
+                self.quiet,
+            )
+            .await
+            .with_context(|| format!("services.{}.image", svc.name))?;
+            if let Some(pinned) = signed {
+                svc.req.image = pinned.familiar();
+            }
             let image = ImageRef::parse(&svc.req.image).map_err(|e| anyhow!("services.{}.image: {e}", svc.name))?;
             let wants = crate::command::gate::Wants {
                 profile: profiles.of(svc),

@@ -54,9 +54,12 @@ pub const FLAGS: &[Flag] = &[
         r.cidfile = Some(nonempty("cidfile", v)?.into());
         Ok(())
     }),
-    Flag::switch("disable-content-trust", "Skip image verification (default true)", Lifecycle, |r, b| {
-        r.disable_content_trust = Some(b)
-    }),
+    Flag::switch(
+        "disable-content-trust",
+        "Skip image verification (default true); false asks for a cosign signature checked with the profile's image.signatures keys",
+        Lifecycle,
+        |r, b| r.disable_content_trust = Some(b),
+    ),
 ];
 
 #[cfg(test)]
