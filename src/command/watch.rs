@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use crate::diagnosis::{self, Context};
 use crate::engine::Engine;
-use crate::engine::lifecycle::{AfterStart, ExitError};
+use crate::engine::lifecycle::{AfterStart, ExitError, ExitWatch};
 use crate::engine::watch::{Seen, Tail};
 use crate::plan::Plan;
 use crate::profile::Profile;
@@ -30,6 +30,8 @@ pub struct Watch<'p> {
     quiet: bool,
     tail: Tail,
     started: RefCell<Option<Started>>,
+    /// A detached `--rm` container's exit, heard even once it is removed.
+    exit: RefCell<Option<ExitWatch>>,
 }
 
 /// The container being watched, when, and the task reading its output.
@@ -41,7 +43,15 @@ struct Started {
 
 impl<'p> Watch<'p> {
     pub fn new(plan: &'p Plan, profile: &'p Profile, window: Duration, quiet: bool) -> Watch<'p> {
-        Watch { plan, profile, window, quiet, tail: Tail::default(), started: RefCell::new(None) }
+        Watch {
+            plan,
+            profile,
+            window,
+            quiet,
+            tail: Tail::default(),
+            started: RefCell::new(None),
+            exit: RefCell::new(None),
+        }
     }
 
     async fn check_start(&self, engine: &Engine, id: &str) -> Result<()> {
@@ -56,7 +66,14 @@ impl<'p> Watch<'p> {
             // In the foreground the output streams on; the exit is judged in `after_exit`.
             return Ok(());
         }
-        let seen = engine.watch(id, now, self.window).await?;
+        let mut seen = engine.watch(id, now, self.window).await?;
+        let exit = self.exit.borrow_mut().take();
+        if let (Seen::Gone { after }, Some(exit)) = (&seen, exit) {
+            // Removed by --rm after it exited: the wait registered before start has the code.
+            if let Ok(Ok(code)) = tokio::time::timeout(Duration::from_secs(2), exit.code()).await {
+                seen = Seen::Exited { code: i64::from(code), oom_killed: false, restarts: 0, after: *after };
+            }
+        }
         match seen {
             Seen::Running => Ok(()),
             Seen::Exited { code: 0, restarts: 0, after, .. } => {
@@ -157,12 +174,21 @@ impl AfterStart for Watch<'_> {
     fn check<'a>(&'a self, engine: &'a Engine, id: &'a str) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>> {
         Box::pin(self.check_start(engine, id))
     }
+
+    fn exit_heard(&self, exit: ExitWatch) {
+        *self.exit.borrow_mut() = Some(exit);
+    }
 }
 
 /// Two checks, one after the other (before start, and after start).
 pub struct Then<'a>(pub &'a dyn AfterStart, pub &'a dyn AfterStart);
 
 impl AfterStart for Then<'_> {
+    /// The exit goes to the second check: the start watch comes after verification.
+    fn exit_heard(&self, exit: ExitWatch) {
+        self.1.exit_heard(exit)
+    }
+
     fn check<'a>(&'a self, engine: &'a Engine, id: &'a str) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>> {
         Box::pin(async move {
             self.0.check(engine, id).await?;

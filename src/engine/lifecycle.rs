@@ -244,6 +244,17 @@ impl Engine {
         }
         crate::timing::mark("create");
         if life.detach {
+            // With --rm the daemon may remove the container before the start watch looks
+            // at it: a wait registered before start still hears its exit code.
+            if life.auto_remove {
+                interrupt::enter(Phase::Waiting);
+                let (waiter, caught) = shielded(self.wait_registered(&id, "next-exit"), signals).await;
+                match (waiter, caught) {
+                    (Err(e), _) => return Err(self.discard(&id, e).await),
+                    (_, Some(sig)) => return Err(self.discard(&id, interrupted(sig, "while preparing to wait")).await),
+                    (Ok(w), None) => after_start.exit_heard(ExitWatch(w)),
+                }
+            }
             interrupt::enter(Phase::Starting);
             let (started, caught) = shielded(self.start(&id), signals).await;
             if let Err(e) = started {
@@ -432,8 +443,22 @@ impl Engine {
     }
 }
 
+/// The exit code of a detached `--rm` container, heard through a wait registered before
+/// it started (the container itself may be gone by the time anyone looks).
+pub struct ExitWatch(Waiter);
+
+impl ExitWatch {
+    /// The exit code once the container has exited, read as exactly as a foreground run's.
+    pub async fn code(self) -> Result<i32> {
+        self.0.answer().await
+    }
+}
+
 /// A check run right after start (hardening verification); its failure removes the container.
 pub trait AfterStart {
+    /// Given, before start, the way to hear a detached `--rm` container's exit.
+    fn exit_heard(&self, _: ExitWatch) {}
+
     fn check<'a>(
         &'a self,
         engine: &'a Engine,
