@@ -324,6 +324,23 @@ fn malformed_wait_answers() {
     }
 }
 
+/// With --rm, a wait answer that carries the exit code and the daemon's failure to remove
+/// the container: hardrun removes it itself, and ends with the container's code.
+#[test]
+fn a_failed_removal_is_retried_and_the_code_kept() {
+    let Some(d) = daemon() else { return };
+    let scope = Scope::new();
+    let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let body = chunked(br#"{"StatusCode":3,"Error":{"Message":"unable to remove filesystem: directory not empty"}}"#);
+    let fault = Fault::Answer { head: head.to_vec(), then: Duration::from_millis(500), body };
+    let fake = FakeDaemon::start(Some(("POST /containers/{id}/wait", fault)));
+    let mut args = run_args(&d, &scope);
+    args.insert(2, "--rm");
+    let r = run(&fake, &args, Duration::from_secs(30));
+    assert_eq!(r.code, 3, "{}", r.context("failed removal"));
+    assert!(scope.containers().is_empty(), "removed by hardrun: {:?}", scope.containers());
+}
+
 /// Attach streams whose frames are not docker's: a protocol error, and none of their
 /// bytes on stdout as the container's output.
 #[test]

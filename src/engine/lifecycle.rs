@@ -416,8 +416,24 @@ impl Engine {
                 };
                 // With --rm the wait ends once the daemon removed the container.
                 crate::timing::mark(if life.auto_remove { "remove" } else { "wait" });
-                code
+                match code {
+                    Err(Failure::AfterRunning(e)) if life.auto_remove => self.remove_after_exit(id, e).await,
+                    code => code,
+                }
             }
+        }
+    }
+
+    /// The daemon's own removal of an exited `--rm` container failed (a busy filesystem
+    /// under load, say): hardrun removes it once more, and if that works the run ends
+    /// with the container's code, as if the daemon had succeeded.
+    async fn remove_after_exit(&self, id: &str, e: anyhow::Error) -> Result<i32, Failure> {
+        let Some(after) = e.downcast_ref::<AfterExit>() else { return Err(Failure::AfterRunning(e)) };
+        let code = after.code;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        match self.remove(id).await {
+            Ok(()) => Ok(code),
+            Err(again) => Err(Failure::AfterRunning(anyhow!("{e}; removing it again: {again}"))),
         }
     }
 
@@ -505,9 +521,27 @@ impl Waiter {
     async fn answer(self) -> Result<i32> {
         let body = self.0.rest(client::JSON_MAX, None).await;
         let body = body.map_err(|e| anyhow!("waiting for the container: {}", describe(&e)))?;
-        super::wait_answer::exit_code(&body).map_err(anyhow::Error::msg)
+        super::wait_answer::exit_code(&body).map_err(|why| match super::wait_answer::code_beside_error(&body) {
+            Some(code) => anyhow::Error::new(AfterExit { code, why }),
+            None => anyhow!(why),
+        })
     }
 }
+
+/// The container exited with `code`, and then the daemon failed (with `--rm`, its removal).
+#[derive(Debug)]
+struct AfterExit {
+    code: i32,
+    why: String,
+}
+
+impl std::fmt::Display for AfterExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl std::error::Error for AfterExit {}
 
 #[cfg(test)]
 mod tests {

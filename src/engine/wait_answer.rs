@@ -35,9 +35,28 @@ pub fn exit_code(body: &[u8]) -> Result<i32, String> {
     }
 }
 
+/// The exit code of an answer that is exact but for the daemon's own failure after the
+/// exit (with `--rm`, a removal that failed): the container's fate is known even so.
+pub fn code_beside_error(body: &[u8]) -> Option<i32> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let message = v.get("Error")?.get("Message")?.as_str()?;
+    let code = v.get("StatusCode")?.as_u64().filter(|n| *n <= 255)?;
+    (!message.is_empty()).then_some(code as i32)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::exit_code;
+    use super::{code_beside_error, exit_code};
+
+    #[test]
+    fn a_failed_removal_still_carries_the_exit_code() {
+        let failed = br#"{"StatusCode":3,"Error":{"Message":"unable to remove filesystem"}}"#;
+        assert!(exit_code(failed).is_err());
+        assert_eq!(code_beside_error(failed), Some(3));
+        assert_eq!(code_beside_error(br#"{"StatusCode":3,"Error":null}"#), None);
+        assert_eq!(code_beside_error(br#"{"StatusCode":"3","Error":{"Message":"x"}}"#), None);
+        assert_eq!(code_beside_error(br#"{"StatusCode":300,"Error":{"Message":"x"}}"#), None);
+    }
 
     #[test]
     fn exact_answers_are_read() {
