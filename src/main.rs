@@ -4,14 +4,12 @@
 //! stderr and its exit code, in one place (`error::Error`).
 
 mod apparmor;
-mod audit;
 mod bounded_file;
 mod capability;
 mod cli;
 mod command;
 mod compose;
 mod diagnosis;
-mod doctor;
 mod engine;
 mod error;
 mod host;
@@ -35,7 +33,7 @@ use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Command, ExportCommand};
+use cli::{Cli, Command};
 use engine::interrupt::guarded;
 
 /// hardrun's own failures exit like `docker run`'s: 125.
@@ -130,22 +128,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         }
         Command::Plan(cmd) => block_on(guarded(command::plan::run(cmd, &cli.global))),
         Command::Profile(cmd) => command::profile::run(cmd, &profile::Loader::standard(&cwd, &command::env)),
-        Command::Seccomp(cmd) => export(cmd, seccomp::BUNDLED, "seccomp", bounded_file::SECCOMP_MAX, &|text| {
-            let profile = seccomp::parse(text).map_err(|e| e.to_string())?;
-            profile.validate().map_err(|e| e.to_string())?;
-            for name in seccomp::ESCAPE_ROUTES {
-                if profile.allows(name) == seccomp::Allowance::Unconditional {
-                    eprintln!(
-                        "hardrun: warning: the profile allows {name} unconditionally, a common way out of a container"
-                    );
-                }
-            }
-            Ok(())
-        }),
-        Command::Apparmor(cmd) => {
-            let check = |text: &str| apparmor::check_syntax(text).map_err(|e| e.to_string());
-            export(cmd, apparmor::BUNDLED, "AppArmor", bounded_file::TEXT_MAX, &check)
-        }
+        Command::Seccomp(cmd) => command::bundled::seccomp(cmd),
+        Command::Apparmor(cmd) => command::bundled::apparmor(cmd),
         Command::Completions(cmd) => command::completions::run(cmd, &command::env),
         Command::Man(cmd) => command::man::run(cmd, &command::env),
         Command::InstallPlugin(cmd) => command::install_plugin::run(cmd, &command::env),
@@ -171,9 +155,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             )?;
             block_on(guarded(inv.execute()))
         }
-        Command::Doctor(cmd) => block_on(doctor::run(cmd, &cli.global)),
+        Command::Doctor(cmd) => block_on(command::doctor::run(cmd, &cli.global)),
         Command::Prune(cmd) => block_on(guarded(command::prune::run(cmd, &cli.global, cli.quiet))),
-        Command::Audit(cmd) => block_on(audit::run(cmd, &cli.global)),
+        Command::Audit(cmd) => block_on(command::audit::run(cmd, &cli.global)),
         Command::Compose(cmd) => block_on(command::compose::run(cmd, &cli.global, cli.quiet, verbosity(cli))),
         Command::Export(cli::ExportRunCommand::Kube(cmd)) => command::export::kube_run(cmd, &cli.global, cli.quiet),
         Command::Learn(cmd) => block_on(command::learn::run(cmd, &cli.global, cli.quiet)),
@@ -192,35 +176,4 @@ fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> any
     // A blocking stdin read may still be pending; do not wait for it.
     rt.shutdown_background();
     out
-}
-
-/// `hardrun seccomp|apparmor export|list|check`.
-fn export(
-    cmd: &ExportCommand,
-    bundled: &[(&str, &str)],
-    what: &str,
-    max: u64,
-    check: &dyn Fn(&str) -> Result<(), String>,
-) -> anyhow::Result<i32> {
-    match cmd {
-        ExportCommand::Check { file } => {
-            let text = bounded_file::read_text(file, max)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            check(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            eprintln!("ok: {}", file.display());
-        }
-        ExportCommand::List => {
-            for (name, _) in bundled {
-                println!("{name}");
-            }
-        }
-        ExportCommand::Export { name } => {
-            let text = bundled.iter().find(|(n, _)| n == name).map(|(_, t)| *t).ok_or_else(|| {
-                let names: Vec<&str> = bundled.iter().map(|(n, _)| *n).collect();
-                anyhow::anyhow!("no bundled {what} profile {name:?} (bundled: {})", names.join(", "))
-            })?;
-            print!("{text}");
-        }
-    }
-    Ok(0)
 }

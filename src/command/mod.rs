@@ -1,7 +1,10 @@
 //! hardrun's commands, one file each; `main` dispatches to them.
 
+pub mod audit;
+pub mod bundled;
 pub mod completions;
 pub mod compose;
+pub mod doctor;
 pub mod export;
 pub mod gate;
 pub mod image;

@@ -20,16 +20,16 @@ fn fixture(text: &str) -> ContainerInspectResponse {
 }
 
 fn privileged() -> ContainerInspectResponse {
-    fixture(include_str!("../../tests/fixtures/inspect-privileged.json"))
+    fixture(include_str!("../../../tests/fixtures/inspect-privileged.json"))
 }
 fn plain() -> ContainerInspectResponse {
-    fixture(include_str!("../../tests/fixtures/inspect-plain.json"))
+    fixture(include_str!("../../../tests/fixtures/inspect-plain.json"))
 }
 fn loose() -> ContainerInspectResponse {
-    fixture(include_str!("../../tests/fixtures/inspect-loose.json"))
+    fixture(include_str!("../../../tests/fixtures/inspect-loose.json"))
 }
 fn hardrun() -> ContainerInspectResponse {
-    fixture(include_str!("../../tests/fixtures/inspect-hardrun.json"))
+    fixture(include_str!("../../../tests/fixtures/inspect-hardrun.json"))
 }
 
 /// The daemon the fixtures came from: root, seccomp, no AppArmor, no userns-remap.
