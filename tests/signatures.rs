@@ -571,9 +571,19 @@ struct ComposeDown(String);
 
 impl Drop for ComposeDown {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker-compose")
-            .args(["-p", &self.0, "-f", "/dev/null", "down", "-v", "-t", "1", "--remove-orphans"])
-            .output();
+        // By the project's label, so no Compose file is needed (the test's may be gone).
+        let filter = format!("label=com.docker.compose.project={}", self.0);
+        let ids = |list: &[&str]| -> Vec<String> {
+            let out = std::process::Command::new("docker").args(list).args(["-q", "--filter", &filter]).output();
+            out.map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        for (list, rm) in [(&["ps", "-a"][..], &["rm", "-f", "-v"][..]), (&["network", "ls"], &["network", "rm"])] {
+            let found = ids(list);
+            if !found.is_empty() {
+                let _ = std::process::Command::new("docker").args(rm).args(&found).output();
+            }
+        }
     }
 }
 
