@@ -445,15 +445,17 @@ fn parse_file(source: &Source) -> Result<(ProfileFile, Value), ProfileError> {
         ))
     };
     let value = yaml::from_str::<Value>(&source.text).map_err(failed)?;
-    if value.is_null() {
-        return Ok((ProfileFile::default(), Value::Mapping(Default::default())));
-    }
     if let Some(tag) = first_tag(&value) {
         return Err(ProfileError(format!(
-            "profile {}: the YAML tag {} has no meaning in a profile, and serde reads a tagged value differently              from the same value untagged; remove the tag",
+            "profile {}: the YAML tag {} has no meaning in a profile, and serde reads a tagged value differently \
+             from the same value untagged; remove the tag",
             source.label,
             crate::sanitize::line(&tag, 80)
         )));
+    }
+    // (serde_yaml's is_null sees through a tag, hence the tag check first.)
+    if value.is_null() {
+        return Ok((ProfileFile::default(), Value::Mapping(Default::default())));
     }
     let file = serde_yaml::from_str::<ProfileFile>(&source.text).map_err(|e| failed(yaml::YamlError::Parse(e)))?;
     Ok((file, value))
@@ -649,6 +651,8 @@ mod tests {
         write(d.path(), "tag.yaml", "extends: default\nresources:\n  ulimits:\n   !x # c\n");
         let e = loader_in(d.path()).load("tag").unwrap_err().0;
         assert!(e.contains("the YAML tag !x has no meaning in a profile"), "{e}");
+        write(d.path(), "whole.yaml", "!x\n");
+        assert!(loader_in(d.path()).load("whole").unwrap_err().0.contains("the YAML tag !x"));
         write(d.path(), "deep.yaml", "filesystem:\n  tmpfs:\n    /t: !!str size=1m\n");
         assert!(loader_in(d.path()).load("deep").is_ok(), "a core-schema tag is YAML's own, not a tagged value");
     }
