@@ -68,13 +68,19 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let sock = d.path().join("d.sock");
         std::fs::write(&sock, "").unwrap();
-        let ep = Endpoint { host: format!("unix://{}", sock.display()), tls: None, origin: "test".into() };
+        let ep = Endpoint {
+            host: format!("unix://{}", sock.display()),
+            tls: None,
+            origin: "test".into(),
+            config_dir: PathBuf::new(),
+        };
         let first = key(&ep).unwrap();
         std::fs::remove_file(&sock).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(10));
         std::fs::write(&sock, "").unwrap();
         assert_ne!(key(&ep).unwrap(), first);
-        let tcp = Endpoint { host: "tcp://h:2375".into(), tls: None, origin: "test".into() };
+        let tcp =
+            Endpoint { host: "tcp://h:2375".into(), tls: None, origin: "test".into(), config_dir: PathBuf::new() };
         assert!(key(&tcp).is_none(), "remote daemons are never cached");
     }
 }

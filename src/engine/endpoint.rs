@@ -26,6 +26,9 @@ pub struct Endpoint {
     pub tls: Option<Tls>,
     /// Where the address came from, for error messages (`DOCKER_HOST`, `context "x"`).
     pub origin: String,
+    /// The docker CLI's config folder the endpoint was resolved with: its config.json
+    /// holds the registry credentials pulls use.
+    pub config_dir: PathBuf,
 }
 
 impl Endpoint {
@@ -75,7 +78,7 @@ pub fn resolve(global: &Global, env: &dyn Fn(&str) -> Option<String>) -> Result<
     if tls.is_some() && !host.starts_with("tcp://") {
         bail!("TLS applies to tcp:// daemons, but the address from {origin} is {host}");
     }
-    Ok(Endpoint { host, tls, origin })
+    Ok(Endpoint { host, tls, origin, config_dir: config })
 }
 
 /// Accepts what docker accepts: `unix:///p`, `tcp://h:p`, `h:p` (tcp), `/path` (unix).

@@ -73,8 +73,7 @@ impl Engine {
     /// with the docker CLI's credentials), without pulling anything.
     pub async fn registry_digest(&self, image: &ImageRef) -> Result<String> {
         let tagged = format!("{}:{}", image.repository(), image.tag.as_deref().unwrap_or("latest"));
-        let config_dir = super::endpoint::config_dir(&crate::command::env);
-        let creds = super::auth::credentials(&config_dir, image);
+        let creds = super::auth::credentials(&self.endpoint.config_dir, image);
         let path = format!("/distribution/{}/json", image_path(&tagged));
         let found: bollard::models::DistributionInspect = self
             .client

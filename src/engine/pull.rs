@@ -49,8 +49,7 @@ impl Engine {
             platform: platform.unwrap_or_default().to_string(),
             ..Default::default()
         };
-        let config_dir = super::endpoint::config_dir(&crate::command::env);
-        let creds = super::auth::credentials(&config_dir, image);
+        let creds = super::auth::credentials(&self.endpoint.config_dir, image);
         let failed = |why: String| anyhow!("pulling {reference} failed: {why}");
         let path = format!("/images/create{}", query(&opts));
         let (_, mut stream) =
